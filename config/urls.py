@@ -1,0 +1,27 @@
+"""Every HTTP route. API routes live under /api/v1/ and are discovered by the isolation tests."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from apps.core import errors
+
+api_v1 = [
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.audit.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("", include("apps.ops.urls")),
+    path("", include("apps.accounts.urls", namespace="accounts")),
+    path("", include("apps.tenants.urls", namespace="tenants")),
+    path("", include("apps.audit.urls", namespace="audit")),
+]
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
