@@ -70,3 +70,12 @@ def token_client(user: Any, organization_slug: str, scopes: frozenset[str] | Non
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
     return client
+
+
+@pytest.fixture
+def asgi_url(transactional_db: Any) -> Any:
+    """Base URL of the real ASGI app (uvicorn, HTTP + WebSocket) on a free loopback port."""
+    from tests.asgi_server import serve_asgi
+
+    with serve_asgi() as url:
+        yield url
