@@ -7,6 +7,7 @@ documents each one once.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.tenants.middleware.RememberOrganizationMiddleware",
 ]
 
 TEMPLATES = [
@@ -110,7 +113,19 @@ TEMPLATES = [
 ]
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def _plotly_package_data() -> list[tuple[str, Path]]:
+    """plotly.js as shipped inside the plotly Python package, served as /static/vendor/plotly/plotly.min.js.
+
+    Found without importing plotly (a heavy import) so settings stay cheap; no CDN is ever used.
+    """
+    spec = find_spec("plotly")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return [("vendor/plotly", Path(location) / "package_data") for location in locations[:1]]
+
+
+STATICFILES_DIRS: list[Any] = [BASE_DIR / "static", *_plotly_package_data()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -217,6 +232,8 @@ VIGIL_HOST = env_str("VIGIL_HOST", "127.0.0.1")
 VIGIL_PORT = env_int("VIGIL_PORT", 8000)
 VIGIL_PUBLIC_URL = env_str("VIGIL_PUBLIC_URL", f"http://{VIGIL_HOST}:{VIGIL_PORT}")
 VIGIL_METRICS_TOKEN = env_optional("VIGIL_METRICS_TOKEN")
+# Largest request body accepted by the web and API routes (ingest routes set their own limit).
+VIGIL_MAX_REQUEST_BYTES = env_int("VIGIL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)
 
 LOGGING = {

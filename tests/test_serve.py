@@ -1,0 +1,135 @@
+"""`make run`'s command end to end, on the embedded default: start, serve, Ctrl-C, start again.
+
+Runs `manage.py serve` as a real process tree with its own var/ folder, so
+it starts its own pgserver PostgreSQL and Redis exactly as on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+from django.conf import settings
+
+from tests.asgi_server import free_port
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  loopback URL we built
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _embedded_processes(var_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(var_dir) in cmdline:
+            found.append(process)
+    return found
+
+
+def _start(var_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(VIGIL_VAR_DIR=str(var_dir), VIGIL_PORT=str(port), DJANGO_SETTINGS_MODULE="config.settings.local")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group, so the test can send the terminal's Ctrl-C to all of it
+    )
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise AssertionError(f"serve exited early with {process.returncode}:\n{output[-3000:]}")
+        try:
+            if _get(f"{base}/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("serve did not answer /healthz within 120 s")
+
+
+def _ctrl_c(process: subprocess.Popen[bytes], var_dir: Path) -> float:
+    tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    tree += _embedded_processes(var_dir)
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=30)
+    elapsed = time.monotonic() - started
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    assert not alive, f"left behind: {[p.info if hasattr(p, 'info') else p.pid for p in alive]}"
+    assert not _embedded_processes(var_dir)
+    return elapsed
+
+
+def _login_page_and_credentials(base: str, var_dir: Path) -> dict[str, Any]:
+    status, body = _get(f"{base}/login/")
+    assert status == 200
+    assert b"password" in body.lower()
+    path = var_dir / "demo-credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    credentials = json.loads(path.read_text())
+    assert set(credentials) >= {"url", "username", "password", "organization", "project", "ingest_key", "api_token"}
+    return credentials
+
+
+def test_serve_starts_embedded_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    first = _start(var_dir, port)
+    try:
+        _wait_ready(first, base)
+        credentials = _login_page_and_credentials(base, var_dir)
+        org, project = credentials["organization"], credentials["project"]
+        status, body = _get(f"{base}/api/v1/organizations/{org}/projects/", credentials["api_token"])
+        assert status == 200
+        project_id = json.loads(body)["results"][0]["id"]
+        assert json.loads(body)["results"][0]["slug"] == project
+    finally:
+        elapsed = _ctrl_c(first, var_dir)
+    assert elapsed < 10, f"stopping took {elapsed:.1f} s"
+
+    second = _start(var_dir, port)
+    try:
+        _wait_ready(second, base)
+        again = _login_page_and_credentials(base, var_dir)
+        assert again == credentials  # same user, password, key and token
+        status, body = _get(f"{base}/api/v1/organizations/{org}/projects/", again["api_token"])
+        assert status == 200
+        assert json.loads(body)["results"][0]["id"] == project_id  # the same rows, not new ones
+    finally:
+        _ctrl_c(second, var_dir)
+
+
+def test_serve_reports_a_broken_data_folder_in_one_line(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    (var_dir / "pg").mkdir(parents=True)
+    (var_dir / "pg" / "PG_VERSION").write_text("12\n")
+    process = _start(var_dir, free_port())
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode != 0
+    assert "PostgreSQL 12 data" in output
+    assert "Traceback" not in output
