@@ -47,6 +47,10 @@ def _unique_slug(organization_id: int | None, name: str, model: Any) -> str:
     return slug
 
 
+def organization_slug_taken(slug: str) -> bool:
+    return Organization.objects.filter(slug=slug).exists()
+
+
 @transaction.atomic
 def create_organization(
     name: str, owner: Any, *, slug: str | None = None, origin: Origin | None = None

@@ -55,6 +55,21 @@ class MyOrganizationsView(APIView):
             s.OrganizationSerializer(page, many=True, context={"roles": roles}).data
         )
 
+    @extend_schema(request=s.OrganizationSerializer, responses={201: s.OrganizationSerializer})
+    def post(self, request: Request) -> Response:
+        """Create an organization; the caller becomes its owner. Signed-in sessions only, not API tokens."""
+        if request.auth is not None:
+            raise exceptions.PermissionDenied(
+                "API tokens belong to one organization and cannot create another; sign in to create one."
+            )
+        serializer = s.OrganizationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        organization = services.create_organization(
+            serializer.validated_data["name"], request.user, origin=Origin.from_request(request)
+        )
+        data = s.OrganizationSerializer(organization, context={"roles": {organization.pk: "owner"}}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
 
 class OrganizationViewSet(TenantScopedViewSet):
     """``/organizations/<slug>/``: the organization itself."""
