@@ -4,17 +4,20 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from apps.core import errors
+from apps.tenants.views import home
 
 api_v1 = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularRedocView.as_view(url_name="api:api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    # Not namespaced: settings.LOGIN_REDIRECT_URL names it "home".
+    path("", home, name="home"),
     path("", include("apps.ops.urls")),
     path("", include("apps.accounts.urls", namespace="accounts")),
     path("", include("apps.tenants.urls", namespace="tenants")),

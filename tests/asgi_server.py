@@ -41,3 +41,15 @@ def serve_asgi() -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        _close_server_connections()
+
+
+def _close_server_connections() -> None:
+    """The server's worker threads keep database connections open; end them so the test DB can be dropped."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -22,7 +22,13 @@ class ApiTokenForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         choices=[(s, s) for s in sorted(ALL_SCOPES)], widget=forms.CheckboxSelectMultiple
     )
-    expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC (YYYY-MM-DD HH:MM).")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at (UTC)",
+        help_text="Optional, UTC (YYYY-MM-DD HH:MM). Empty: never expires.",
+        # The browser's date-time picker; its value is read as UTC (TIME_ZONE = "UTC").
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
 
     def __init__(self, *args: Any, allowed: frozenset[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -14,4 +14,11 @@ urlpatterns = [
         views.PasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
+    path("o/<slug:organization_slug>/tokens/", views.ApiTokensView.as_view(), name="tokens"),
+    path("o/<slug:organization_slug>/tokens/created/", views.ApiTokenCreatedView.as_view(), name="token-created"),
+    path(
+        "o/<slug:organization_slug>/tokens/<int:token_id>/revoke/",
+        views.ApiTokenRevokeView.as_view(),
+        name="token-revoke",
+    ),
 ]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -26,12 +27,24 @@ CSV_COLUMNS = [
 ]
 
 
-def entries(organization_id: int, *, action: str | None = None, actor: str | None = None) -> QuerySet[AuditEntry]:
+def entries(
+    organization_id: int,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    """Newest first; ``since`` is inclusive and ``until`` exclusive, so adjacent ranges do not overlap."""
     rows = AuditEntry.objects.for_organization(organization_id)
     if action:
         rows = rows.filter(action__startswith=action)
     if actor:
         rows = rows.filter(actor_label__iexact=actor)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
     return rows.order_by("-created_at", "-id")
 
 
@@ -51,7 +64,7 @@ def _row(entry: AuditEntry) -> list[Any]:
 
 
 def csv_lines(rows: Iterable[AuditEntry]) -> Iterator[str]:
-    """CSV text line by line, so a long trail streams instead of building in memory."""
+    """CSV text line by line from an iterator of entries, so rows are read in chunks, not all at once."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)

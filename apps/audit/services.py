@@ -24,6 +24,14 @@ class Origin:
         return cls(ip_address=meta.get("REMOTE_ADDR") or None, user_agent=meta.get("HTTP_USER_AGENT", "")[:512])
 
 
+def _type_name(target: Any) -> str:
+    """The model's name, also when ``target`` is a lazy object such as ``request.user``."""
+    if target is None:
+        return ""
+    meta = getattr(target, "_meta", None)
+    return str(meta.model_name) if meta is not None else type(target).__name__.lower()
+
+
 def record(
     organization_id: int,
     action: Action,
@@ -44,7 +52,7 @@ def record(
         actor=user,
         actor_label=actor_label or (user.get_username() if user else "system"),
         action=str(action),
-        target_type=type(target).__name__.lower() if target is not None else "",
+        target_type=_type_name(target),
         target_id=str(getattr(target, "pk", "") or "") if target is not None else "",
         target_label=target_label if target_label is not None else (str(target) if target is not None else ""),
         before=before or {},

@@ -1,22 +1,127 @@
-"""Navigation context for every page: the user's organizations and the current one's projects."""
+"""Navigation context for every page: the user's organizations, the current one's projects, the menus.
+
+Values that need the database are lazy, so a page that does not draw the
+navigation (the 500 page) never queries for it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.utils.functional import SimpleLazyObject
 
+from apps.core.access import TenantAccess
+from apps.tenants.models import Membership, Project
 from apps.tenants.queries import memberships_of_user, projects_of
+from apps.tenants.roles import scopes_for
+
+# Top navigation: label, URL name, and the URL names under which the link counts as the current section.
+ORGANIZATION_LINKS = [
+    ("Projects", "tenants:projects", {"tenants:projects"}),
+    ("API tokens", "accounts:tokens", {"accounts:tokens", "accounts:token-created"}),
+    ("Audit log", "audit:log", {"audit:log"}),
+    ("Settings", "tenants:settings", {"tenants:settings", "tenants:members", "tenants:member-remove"}),
+]
+PROJECT_LINKS = [
+    ("Ingest keys", "tenants:ingest-keys", {"tenants:ingest-keys", "tenants:ingest-key-created"}),
+    ("Project settings", "tenants:project-settings", {"tenants:project-settings", "tenants:project-delete"}),
+]
+# Pages the switchers keep when changing organization or project: they need no other URL argument.
+_ORGANIZATION_PAGES = {"tenants:projects", "tenants:settings", "tenants:members", "accounts:tokens", "audit:log"}
+_PROJECT_PAGES = {"tenants:ingest-keys", "tenants:project-settings"}
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool = False
+
+
+def allowed_url(name: str, scopes: Iterable[str], **kwargs: str) -> str | None:
+    """The URL of page ``name`` if a member with ``scopes`` may open it (its TenantView's GET scope), else None."""
+    try:
+        url = reverse(name, kwargs=kwargs)
+        view_class = getattr(resolve(url).func, "view_class", None)
+    except (NoReverseMatch, Resolver404):
+        return None
+    required = getattr(view_class, "scope_map", {}).get("GET")
+    return url if required is not None and required in frozenset(scopes) else None
+
+
+def _first_allowed(names: Iterable[str], scopes: Iterable[str], **kwargs: str) -> str | None:
+    return next((url for name in names if (url := allowed_url(name, scopes, **kwargs))), None)
+
+
+def _links(access: TenantAccess, current: str) -> list[NavLink]:
+    links = []
+    for label, name, section in ORGANIZATION_LINKS:
+        url = allowed_url(name, access.scopes, organization_slug=access.organization_slug)
+        if url:
+            links.append(NavLink(label, url, current in section))
+    if access.project_slug:
+        for label, name, section in PROJECT_LINKS:
+            url = allowed_url(
+                name, access.scopes, organization_slug=access.organization_slug, project_slug=access.project_slug
+            )
+            if url:
+                links.append(NavLink(label, url, current in section))
+    return links
+
+
+def _organization_choices(memberships: list[Membership], access: TenantAccess | None, current: str) -> list[NavLink]:
+    """One link per organization: the same kind of page there when the role there allows it, else its projects."""
+    choices = []
+    for membership in memberships:
+        organization = membership.organization
+        scopes = scopes_for(membership.role)
+        names = [current, "tenants:projects"] if current in _ORGANIZATION_PAGES else ["tenants:projects"]
+        url = _first_allowed(names, scopes, organization_slug=organization.slug)
+        if url:
+            is_current = access is not None and access.organization_id == organization.pk
+            choices.append(NavLink(organization.name, url, is_current))
+    return choices
+
+
+def _project_choices(projects: list[Project], access: TenantAccess, current: str) -> list[NavLink]:
+    """One link per project: the same project page for another project, else the first project page allowed."""
+    names = [current] if current in _PROJECT_PAGES else []
+    names += [name for _, name, _ in PROJECT_LINKS]
+    choices = []
+    for project in projects:
+        url = _first_allowed(
+            names, access.scopes, organization_slug=access.organization_slug, project_slug=project.slug
+        )
+        if url:
+            choices.append(NavLink(project.name, url, access.project_id == project.pk))
+    return choices
+
+
+def _lazy(factory: Callable[[], Any]) -> Any:
+    return SimpleLazyObject(factory)
 
 
 def tenant_navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    access = getattr(request, "tenant_access", None)
-    memberships = memberships_of_user(user)
-    context: dict[str, Any] = {"nav_memberships": memberships, "tenant": access}
+    access: TenantAccess | None = getattr(request, "tenant_access", None)
+    match = getattr(request, "resolver_match", None)
+    current = match.view_name if match else ""
+    memberships = _lazy(lambda: memberships_of_user(user))
+    context: dict[str, Any] = {
+        "nav_memberships": memberships,
+        "tenant": access,
+        "nav_organization_choices": _lazy(lambda: _organization_choices(list(memberships), access, current)),
+    }
     if access is not None:
-        context["nav_projects"] = projects_of(access.organization_id)
+        projects = _lazy(lambda: projects_of(access.organization_id))
+        context["nav_projects"] = projects
         context["nav_scopes"] = access.scopes
+        context["nav_links"] = _lazy(lambda: _links(access, current))
+        context["nav_project_choices"] = _lazy(lambda: _project_choices(list(projects), access, current))
     return context

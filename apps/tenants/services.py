@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -191,7 +193,9 @@ def find_invitation(token: str) -> Invitation:
 @transaction.atomic
 def accept_invitation(token: str, user: Any, *, origin: Origin | None = None) -> Membership:
     invitation = find_invitation(token)
+    # Lock, then check again: of two simultaneous accepts only the first may use the link.
     Invitation.objects.unscoped().select_for_update().filter(pk=invitation.pk).get()
+    invitation = find_invitation(token)
     organization_id = invitation.organization_id
     if Membership.objects.for_organization(organization_id).filter(user=user).exists():
         raise TenancyError("You are already a member of this organization.")
@@ -216,6 +220,10 @@ def create_user_for_invitation(token: str, *, username: str, password: str) -> A
     user_model = get_user_model()
     if user_model.objects.filter(username__iexact=username).exists():
         raise TenancyError(f"The username '{username}' is taken; choose another or sign in.")
+    try:
+        validate_password(password, user_model(username=username, email=invitation.email))
+    except ValidationError as exc:
+        raise TenancyError(" ".join(exc.messages)) from exc
     try:
         return user_model.objects.create_user(username=username, email=invitation.email, password=password)
     except IntegrityError as exc:

@@ -29,11 +29,11 @@ EMBEDDED_DATABASE_NAME = "vigil"
 EMBEDDED_POSTGRES = env_optional("DATABASE_URL") is None
 EMBEDDED_REDIS = env_optional("REDIS_URL") is None
 
-DATABASE_URL = env_str(
-    "DATABASE_URL",
-    f"postgresql://postgres@/{EMBEDDED_DATABASE_NAME}?host={quote(str(EMBEDDED_POSTGRES_DIR))}",
+# Set-but-empty counts as unset, the same as for EMBEDDED_* above.
+DATABASE_URL = env_optional("DATABASE_URL") or (
+    f"postgresql://postgres@/{EMBEDDED_DATABASE_NAME}?host={quote(str(EMBEDDED_POSTGRES_DIR))}"
 )
-REDIS_URL = env_str("REDIS_URL", f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}")
+REDIS_URL = env_optional("REDIS_URL") or f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}"
 
 DATABASES = {
     "default": {
@@ -232,6 +232,8 @@ VIGIL_HOST = env_str("VIGIL_HOST", "127.0.0.1")
 VIGIL_PORT = env_int("VIGIL_PORT", 8000)
 VIGIL_PUBLIC_URL = env_str("VIGIL_PUBLIC_URL", f"http://{VIGIL_HOST}:{VIGIL_PORT}")
 VIGIL_METRICS_TOKEN = env_optional("VIGIL_METRICS_TOKEN")
+# Serve /metrics to loopback clients without the token (off in production: a local proxy is loopback too).
+VIGIL_METRICS_ALLOW_LOOPBACK = env_bool("VIGIL_METRICS_ALLOW_LOOPBACK", True)
 # Largest request body accepted by the web and API routes (ingest routes set their own limit).
 VIGIL_MAX_REQUEST_BYTES = env_int("VIGIL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)

@@ -40,13 +40,14 @@ class AuditEntryViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     def export(self, request: Request, organization_slug: str) -> StreamingHttpResponse:
         """The filtered trail as CSV (the export itself is audited)."""
         rows = self.get_queryset()
-        record(
+        entry = record(
             self.access.organization_id,
             Action.AUDIT_EXPORTED,
             actor=request.user,
             after={"rows": rows.count()},
             origin=Origin.from_request(request),
         )
+        rows = rows.exclude(pk=entry.pk)  # the file holds the rows it was asked for, not its own export entry
         response = StreamingHttpResponse(csv_lines(rows.iterator(chunk_size=1000)), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="audit-{self.access.organization_slug}.csv"'
         return response

@@ -1,0 +1,208 @@
+"""Helpers shared by the isolation, audit and behaviour tests: route discovery, tenant objects, error shape."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from apps.accounts.models import ApiToken
+from apps.accounts.services import create_api_token
+from apps.audit.actions import Action
+from apps.audit.models import AuditEntry
+from apps.audit.services import record
+from apps.core.access import resolve_access
+from apps.tenants import services as tenant_services
+from apps.tenants.models import IngestKey, Invitation, Membership, Organization, Project
+from apps.tenants.roles import ROLE_RANK, ROLE_SCOPES, Role
+from tests.conftest import Tenant
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern with the view behind it."""
+
+    pattern: str  # e.g. "api/v1/organizations/<slug:organization_slug>/projects/"
+    name: str | None
+    view_class: type | None
+    actions: dict[str, str] | None  # DRF viewsets: method -> action
+    kwargs: tuple[str, ...]
+
+    @property
+    def methods(self) -> list[str]:
+        """The HTTP methods (upper case) the route serves."""
+        if self.actions is not None:
+            return sorted(m.upper() for m in self.actions)
+        if self.view_class is None:
+            return ["GET"]
+        return sorted(m.upper() for m in HTTP_METHODS if hasattr(self.view_class, m))
+
+    def __str__(self) -> str:
+        return "/" + self.pattern
+
+
+_KWARG = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
+
+
+def _walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def discover_routes() -> list[Route]:
+    routes = []
+    for pattern, entry in _walk(get_resolver().url_patterns, ""):
+        callback = entry.callback
+        view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        routes.append(
+            Route(
+                pattern=pattern,
+                name=entry.name,
+                view_class=view_class,
+                actions=dict(callback.actions) if getattr(callback, "actions", None) else None,
+                kwargs=tuple(m.group("name") for m in _KWARG.finditer(pattern)),
+            )
+        )
+    return routes
+
+
+def api_routes() -> list[Route]:
+    return [r for r in discover_routes() if r.pattern.startswith("api/v1/")]
+
+
+def fill(route: Route, values: dict[str, Any]) -> str:
+    """The concrete path of ``route`` with ``values`` for its kwargs."""
+
+    def replace(match: re.Match[str]) -> str:
+        return str(values[match.group("name")])
+
+    return "/" + _KWARG.sub(replace, route.pattern)
+
+
+# --- One object of each model, per tenant, so detail routes resolve ----------------------------------------------
+
+
+def _organization(tenant: Tenant, user: Any) -> Organization:
+    return tenant.organization
+
+
+def _project(tenant: Tenant, user: Any) -> Project:
+    # A slug no other tenant has, so addressing it under another organization cannot hit a namesake.
+    return tenant_services.create_project(tenant.organization.pk, user, name=f"{tenant.slug} only")
+
+
+def _membership(tenant: Tenant, user: Any) -> Membership:
+    return Membership.objects.for_organization(tenant.organization.pk).get(user=tenant.members[Role.VIEWER])
+
+
+def _invitation(tenant: Tenant, user: Any) -> Invitation:
+    return tenant_services.invite_member(
+        tenant.organization.pk, tenant.owner, Role.OWNER, email=f"invitee@{tenant.slug}.example", role=Role.VIEWER
+    ).invitation
+
+
+def _ingest_key(tenant: Tenant, user: Any) -> IngestKey:
+    return tenant.ingest_key
+
+
+def _api_token(tenant: Tenant, user: Any) -> ApiToken:
+    access = resolve_access(user, tenant.slug)
+    return create_api_token(access, user, name="detail", scopes=access.scopes).token
+
+
+def _audit_entry(tenant: Tenant, user: Any) -> AuditEntry:
+    return record(tenant.organization.pk, Action.PROJECT_UPDATED, actor=tenant.owner, target=tenant.project)
+
+
+# Model -> a function making one row of it in the tenant (belonging to ``user`` where rows are per user).
+# A new endpoint over a new model fails the isolation suite until its factory is added here.
+OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
+    Organization: _organization,
+    Project: _project,
+    Membership: _membership,
+    Invitation: _invitation,
+    IngestKey: _ingest_key,
+    ApiToken: _api_token,
+    AuditEntry: _audit_entry,
+}
+
+
+def url_values(route: Route, tenant: Tenant, obj: Any = None) -> dict[str, Any]:
+    """Kwarg values addressing ``tenant`` (and ``obj`` for the detail kwarg)."""
+    values: dict[str, Any] = {}
+    for name in route.kwargs:
+        if name == "organization_slug":
+            values[name] = tenant.slug
+        elif name == "project_slug":
+            values[name] = tenant.project.slug
+        else:
+            if obj is None:
+                raise AssertionError(f"{route} has the kwarg {name!r} but no object was given")
+            lookup = getattr(route.view_class, "lookup_field", "pk")
+            values[name] = getattr(obj, lookup)
+    return values
+
+
+def detail_kwargs(route: Route) -> list[str]:
+    return [k for k in route.kwargs if k not in ("organization_slug", "project_slug")]
+
+
+def make_object(route: Route, tenant: Tenant, user: Any = None) -> Any:
+    """One object of the route's model in ``tenant`` (of ``user``, default the owner); fails without a factory."""
+    if not detail_kwargs(route):
+        return None
+    model = getattr(route.view_class, "model", None)
+    if model is None:
+        raise AssertionError(f"{route} has detail kwargs {detail_kwargs(route)} but its view declares no model")
+    factory = OBJECT_FACTORIES.get(model)
+    if factory is None:
+        raise AssertionError(
+            f"{route} serves {model.__name__}, which has no factory in tests/support.py OBJECT_FACTORIES; add one "
+            "so the isolation suite can address a real row"
+        )
+    return factory(tenant, user if user is not None else tenant.owner)
+
+
+def roles_lacking(scope: str) -> list[str]:
+    """Roles without ``scope``, lowest rank first."""
+    return sorted((r for r, scopes in ROLE_SCOPES.items() if scope not in scopes), key=lambda r: ROLE_RANK[Role(r)])
+
+
+def assert_error_shape(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in statuses, (response.status_code, getattr(response, "content", b"")[:500])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert isinstance(body["error"]["code"], str)
+    assert body["error"]["code"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert "Traceback" not in response.content.decode()
+    return body["error"]
+
+
+@pytest.fixture
+def fast_passwords(settings: Any) -> None:
+    """MD5 hashing while creating the many fixture users; the password hasher is not what these tests test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def reset_login_throttle(ip: str | None, username: str) -> None:
+    """Forget the failed sign-ins of one address and username (only these keys: Redis is shared)."""
+    from django.core.cache import cache
+
+    from apps.accounts import throttle
+
+    keys = throttle._keys(ip, username)
+    cache.delete_many([*keys, *(f"{k}:until" for k in keys)])
