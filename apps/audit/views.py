@@ -6,15 +6,15 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.http import urlencode
 
 from apps.audit import queries
 from apps.audit.actions import Action
+from apps.audit.export import csv_response, export_csv
 from apps.audit.models import AuditEntry
-from apps.audit.services import Origin, record
+from apps.audit.services import Origin
 from apps.core.timerange import ALL_TIME, TimeRange, parse_timerange
 from apps.core.views import TenantView
 
@@ -59,21 +59,18 @@ class AuditLogView(_Filtered):
 
 
 class AuditExportView(_Filtered):
-    """The filtered trail as CSV, streamed. The export itself is audited: who took a copy, of what."""
+    """The filtered trail as CSV. The export itself is audited: who took a copy, of what."""
 
     scope_map = {"GET": AUDIT_READ}
 
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         fields, timerange = self.filters(request)
-        rows = self.rows(fields, timerange)
-        record(
+        export = export_csv(
             self.access.organization_id,
-            Action.AUDIT_EXPORTED,
+            self.access.organization_slug,
+            self.rows(fields, timerange),
             actor=request.user,
-            after={"format": "csv", **{k: v for k, v in fields.items() if v}, **timerange.query()},
+            filters={**{k: v for k, v in fields.items() if v}, **timerange.query()},
             origin=Origin.from_request(request),
         )
-        filename = f"vigil-audit-{self.access.organization_slug}-{timezone.now():%Y%m%d-%H%M%S}.csv"
-        response = StreamingHttpResponse(queries.csv_lines(rows.iterator(chunk_size=500)), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_response(export)

@@ -3,18 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 
-from apps.audit.actions import Action
 from apps.audit.api.serializers import AuditEntrySerializer
+from apps.audit.export import csv_response, export_csv
 from apps.audit.models import AuditEntry
-from apps.audit.queries import csv_lines, entries
-from apps.audit.services import Origin, record
+from apps.audit.queries import entries
+from apps.audit.services import Origin
 from apps.core.api.viewsets import TenantScopedViewSet
 
 _FILTERS = [
@@ -37,17 +37,15 @@ class AuditEntryViewSet(mixins.ListModelMixin, TenantScopedViewSet):
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"], url_path="export")
-    def export(self, request: Request, organization_slug: str) -> StreamingHttpResponse:
+    def export(self, request: Request, organization_slug: str) -> HttpResponse:
         """The filtered trail as CSV (the export itself is audited)."""
-        rows = self.get_queryset()
-        entry = record(
+        params = self.request.query_params
+        export = export_csv(
             self.access.organization_id,
-            Action.AUDIT_EXPORTED,
+            self.access.organization_slug,
+            self.get_queryset(),
             actor=request.user,
-            after={"rows": rows.count()},
+            filters={k: params[k] for k in ("action", "actor") if params.get(k)},
             origin=Origin.from_request(request),
         )
-        rows = rows.exclude(pk=entry.pk)  # the file holds the rows it was asked for, not its own export entry
-        response = StreamingHttpResponse(csv_lines(rows.iterator(chunk_size=1000)), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="audit-{self.access.organization_slug}.csv"'
-        return response
+        return csv_response(export)
