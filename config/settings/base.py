@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "guardian",
     "channels",
     "apps.core",
+    "apps.otlp",
     "apps.audit",
     "apps.tenants",
     "apps.accounts",
