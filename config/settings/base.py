@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.core",
     "apps.otlp",
+    "apps.tracing",
     "apps.audit",
     "apps.tenants",
     "apps.accounts",

@@ -1,0 +1,54 @@
+"""Resources stored once per project, referenced by fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import msgspec
+from psycopg import Cursor
+from psycopg.types.json import Jsonb
+
+from apps.otlp.types import Resource
+
+_encode = msgspec.json.Encoder(order="sorted")
+
+
+def fingerprint(resource: Resource) -> bytes:
+    """16 bytes identifying a resource's content (attributes, dropped count, schema URL)."""
+    payload = _encode.encode([resource.attributes, resource.dropped_attributes_count, resource.schema_url])
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+class Fingerprints:
+    """Fingerprints of the resources in one batch; resources are shared objects, so hash each once."""
+
+    def __init__(self) -> None:
+        self._by_identity: dict[int, bytes] = {}
+        self.resources: dict[bytes, Resource] = {}
+
+    def of(self, resource: Resource) -> bytes:
+        key = id(resource)
+        found = self._by_identity.get(key)
+        if found is None:
+            found = fingerprint(resource)
+            self._by_identity[key] = found
+            self.resources.setdefault(found, resource)
+        return found
+
+
+def upsert_resources(
+    cursor: Cursor, organization_id: int, project_id: int, resources: Iterable[tuple[bytes, Resource]]
+) -> None:
+    """Insert the resources not stored yet; in fingerprint order so concurrent writers never deadlock."""
+    rows = [
+        (organization_id, project_id, fp, r.service_name, Jsonb(r.attributes), r.dropped_attributes_count, r.schema_url)
+        for fp, r in sorted(resources, key=lambda item: item[0])
+    ]
+    if not rows:
+        return
+    cursor.executemany(
+        "INSERT INTO otlp_resource (organization_id, project_id, fingerprint, service_name, attributes, "
+        "dropped_attributes_count, schema_url) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        rows,
+    )

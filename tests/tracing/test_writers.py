@@ -1,0 +1,138 @@
+"""The span writer: stored once, counted once, rolled up exactly."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from apps.otlp.types import Resource, Scope, Span, SpanKind, StatusCode
+from apps.tracing import histogram
+from apps.tracing.writers import write_spans
+from tests.conftest import Tenant
+
+NOW_NS = time.time_ns()
+RESOURCE_A = Resource({"service.name": "frontend", "host.name": "web-1"})
+RESOURCE_B = Resource({"service.name": "checkout"})
+SCOPE = Scope("tests", "1.0")
+
+
+def make_span(resource: Resource, name: str, *, parent: bytes | None = None, duration_ms: float = 10, error: bool = False,
+              kind: int = SpanKind.SERVER, trace_id: bytes | None = None, attributes: dict[str, Any] | None = None,
+              start_ns: int = NOW_NS) -> Span:  # fmt: skip
+    return Span(
+        resource=resource,
+        scope=SCOPE,
+        trace_id=trace_id or os.urandom(16),
+        span_id=os.urandom(8),
+        parent_span_id=parent,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=start_ns + int(duration_ms * 1e6),
+        attributes=attributes or {},
+        status_code=StatusCode.ERROR if error else StatusCode.UNSET,
+    )
+
+
+def write(tenant: Tenant, spans: list[Span]) -> int:
+    with transaction.atomic():
+        return write_spans(tenant.organization.pk, tenant.project.pk, spans).inserted
+
+
+def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retried_batch_is_stored_and_counted_once(alice: Tenant) -> None:
+    spans = [make_span(RESOURCE_A, "GET /", error=(i % 4 == 0)) for i in range(20)]
+    assert write(alice, spans) == 20
+    assert write(alice, spans) == 0  # the retry
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(20,)]
+    rows = fetch(
+        "SELECT sum(request_count), sum(error_count) FROM tracing_red_minute WHERE organization_id = %s",
+        alice.organization.pk,
+    )
+    assert rows == [(20, 5)]
+    hour = fetch(
+        "SELECT request_count, histogram FROM tracing_red_hour WHERE organization_id = %s", alice.organization.pk
+    )
+    assert hour[0][0] == 20
+    assert sum(hour[0][1]) == 20
+    assert len(hour[0][1]) == histogram.SIZE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_percentiles_from_rollups_are_within_five_percent_of_exact(alice: Tenant) -> None:
+    rng = random.Random(7)
+    durations = [rng.lognormvariate(3.5, 1.0) for _ in range(3000)]  # milliseconds, p99 around 300 ms
+    spans = [make_span(RESOURCE_A, "GET /items", duration_ms=d) for d in durations]
+    for start in range(0, len(spans), 500):
+        write(alice, spans[start : start + 500])
+    stored = fetch("SELECT histogram FROM tracing_red_hour WHERE organization_id = %s", alice.organization.pk)
+    merged = histogram.merge([row[0] for row in stored])
+    exact_ns = sorted(int(d * 1e6) for d in durations)
+    for q in (0.5, 0.9, 0.95, 0.99):
+        exact = exact_ns[max(int(-(-q * len(exact_ns) // 1)) - 1, 0)]
+        estimate = histogram.percentile_ns(merged, q)
+        assert estimate is not None
+        assert abs(estimate - exact) / exact <= 0.05, (q, estimate, exact)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_service_edges_across_batches_in_either_order(alice: Tenant) -> None:
+    trace_id = os.urandom(16)
+    parent = make_span(RESOURCE_A, "GET /checkout", trace_id=trace_id, kind=SpanKind.CLIENT)
+    child = make_span(RESOURCE_B, "POST /pay", parent=parent.span_id, trace_id=trace_id, error=True)
+    write(alice, [child])  # the callee's span arrives first
+    assert fetch("SELECT count(*) FROM tracing_pending_edge") == [(1,)]
+    write(alice, [parent])
+    edges = fetch(
+        "SELECT source_service, target, target_kind, call_count, error_count FROM tracing_edge_minute "
+        "WHERE organization_id = %s",
+        alice.organization.pk,
+    )
+    assert edges == [("frontend", "checkout", "service", 1, 1)]
+    assert fetch("SELECT count(*) FROM tracing_pending_edge") == [(0,)]
+
+    trace_2 = os.urandom(16)
+    parent_2 = make_span(RESOURCE_A, "GET /checkout", trace_id=trace_2, kind=SpanKind.CLIENT)
+    write(alice, [parent_2])
+    write(alice, [make_span(RESOURCE_B, "POST /pay", parent=parent_2.span_id, trace_id=trace_2)])
+    edges = fetch(
+        "SELECT call_count, error_count FROM tracing_edge_hour WHERE organization_id = %s", alice.organization.pk
+    )
+    assert edges == [(2, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_cache_and_external_dependencies_become_edges(alice: Tenant) -> None:
+    client = SpanKind.CLIENT
+    write(
+        alice,
+        [
+            make_span(RESOURCE_B, "SELECT", kind=client, attributes={"db.system": "postgresql", "db.name": "shop"}),
+            make_span(RESOURCE_B, "GET", kind=client, attributes={"db.system": "redis"}),
+            make_span(RESOURCE_B, "POST", kind=client, attributes={"server.address": "api.stripe.com"}),
+        ],
+    )
+    edges = fetch(
+        "SELECT target, target_kind FROM tracing_edge_minute WHERE organization_id = %s ORDER BY 1",
+        alice.organization.pk,
+    )
+    assert edges == [("api.stripe.com", "external"), ("postgresql:shop", "database"), ("redis", "cache")]
+
+
+def test_python_and_sql_bucket_formulas_agree(db: Any) -> None:
+    samples = [1, 999, 1000, 1001, 1500, 10_000, 123_456, 10**6, 10**9, 10**12, 10**15]
+    with connection.cursor() as cursor:
+        for value in samples:
+            cursor.execute(f"SELECT {histogram.HIST_INDEX_SQL} FROM (SELECT %s::bigint AS duration_ns) t", [value])
+            assert cursor.fetchone()[0] == histogram.bucket_index(value), value
