@@ -36,8 +36,7 @@ def ensure_partitions(table: str, first: date, last: date) -> list[str]:
             name = partition_name(table, day)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             cursor.execute(
-                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" '  # noqa: S608  names are ours
-                "FOR VALUES FROM (%s) TO (%s)",
+                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{table}" FOR VALUES FROM (%s) TO (%s)',
                 [start, start + timedelta(days=1)],
             )
             created.append(name)

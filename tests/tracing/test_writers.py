@@ -21,9 +21,18 @@ RESOURCE_B = Resource({"service.name": "checkout"})
 SCOPE = Scope("tests", "1.0")
 
 
-def make_span(resource: Resource, name: str, *, parent: bytes | None = None, duration_ms: float = 10, error: bool = False,
-              kind: int = SpanKind.SERVER, trace_id: bytes | None = None, attributes: dict[str, Any] | None = None,
-              start_ns: int = NOW_NS) -> Span:  # fmt: skip
+def make_span(
+    resource: Resource,
+    name: str,
+    *,
+    parent: bytes | None = None,
+    duration_ms: float = 10,
+    error: bool = False,
+    kind: int = SpanKind.SERVER,
+    trace_id: bytes | None = None,
+    attributes: dict[str, Any] | None = None,
+    start_ns: int = NOW_NS,
+) -> Span:
     return Span(
         resource=resource,
         scope=SCOPE,
@@ -134,5 +143,5 @@ def test_python_and_sql_bucket_formulas_agree(db: Any) -> None:
     samples = [1, 999, 1000, 1001, 1500, 10_000, 123_456, 10**6, 10**9, 10**12, 10**15]
     with connection.cursor() as cursor:
         for value in samples:
-            cursor.execute(f"SELECT {histogram.HIST_INDEX_SQL} FROM (SELECT %s::bigint AS duration_ns) t", [value])
+            cursor.execute(f"SELECT {histogram.HIST_INDEX_SQL} FROM (SELECT %s::bigint AS duration_ns) t", [value])  # noqa: S608
             assert cursor.fetchone()[0] == histogram.bucket_index(value), value
