@@ -1,6 +1,7 @@
-"""ASGI entry: HTTP through Django, WebSocket through Channels (session-authenticated)."""
+"""ASGI entry: OTLP/HTTP ingest, HTTP through Django, WebSocket through Channels (session-authenticated)."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,11 +13,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.ingest.http import is_ingest_path, otlp_http_app  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
+
+
+async def http_app(scope: Any, receive: Any, send: Any) -> None:
+    """OTLP's standard paths go to the ingest app, which needs none of Django's request machinery."""
+    if is_ingest_path(scope["path"]):
+        await otlp_http_app(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
@@ -16,9 +20,12 @@ from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
 from apps.audit.services import record
 from apps.core.access import resolve_access
+from apps.otlp.types import Resource as OtlpResource
+from apps.otlp.types import Scope, Span
 from apps.tenants import services as tenant_services
 from apps.tenants.models import IngestKey, Invitation, Membership, Organization, Project
 from apps.tenants.roles import ROLE_RANK, ROLE_SCOPES, Role
+from apps.tracing.writers import write_spans
 from tests.conftest import Tenant
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -28,7 +35,7 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 class Route:
     """One URL pattern with the view behind it."""
 
-    pattern: str  # e.g. "api/v1/organizations/<slug:organization_slug>/projects/"
+    pattern: str  # e.g. "api/v1/orgs/<slug:organization_slug>/projects/"
     name: str | None
     view_class: type | None
     actions: dict[str, str] | None  # DRF viewsets: method -> action
@@ -136,6 +143,31 @@ OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
 }
 
 
+def _trace(tenant: Tenant, user: Any) -> SimpleNamespace:
+    """One stored span; telemetry has no Django model, so the row is addressed by its trace id."""
+    span = Span(
+        resource=OtlpResource({"service.name": f"{tenant.slug}-svc"}),
+        scope=Scope(),
+        trace_id=os.urandom(16),
+        span_id=os.urandom(8),
+        parent_span_id=None,
+        name="GET /",
+        kind=2,
+        start_ns=time.time_ns(),
+        end_ns=time.time_ns() + 1_000_000,
+        attributes={},
+    )
+    with transaction.atomic():
+        write_spans(tenant.organization.pk, tenant.project.pk, [span])
+    return SimpleNamespace(trace_id=span.trace_id.hex())
+
+
+# Views over telemetry tables (no model): detail kwarg -> a function storing one such thing in the tenant.
+TELEMETRY_FACTORIES: dict[str, Callable[[Tenant, Any], Any]] = {
+    "trace_id": _trace,
+}
+
+
 def url_values(route: Route, tenant: Tenant, obj: Any = None) -> dict[str, Any]:
     """Kwarg values addressing ``tenant`` (and ``obj`` for the detail kwarg)."""
     values: dict[str, Any] = {}
@@ -162,7 +194,13 @@ def make_object(route: Route, tenant: Tenant, user: Any = None) -> Any:
         return None
     model = getattr(route.view_class, "model", None)
     if model is None:
-        raise AssertionError(f"{route} has detail kwargs {detail_kwargs(route)} but its view declares no model")
+        telemetry = [TELEMETRY_FACTORIES[k] for k in detail_kwargs(route) if k in TELEMETRY_FACTORIES]
+        if telemetry:
+            return telemetry[0](tenant, user if user is not None else tenant.owner)
+        raise AssertionError(
+            f"{route} has detail kwargs {detail_kwargs(route)} but its view declares no model and "
+            "tests/support.py TELEMETRY_FACTORIES has no entry for them"
+        )
     factory = OBJECT_FACTORIES.get(model)
     if factory is None:
         raise AssertionError(

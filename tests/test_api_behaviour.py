@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 def projects_url(tenant: Tenant) -> str:
-    return f"/api/v1/organizations/{tenant.slug}/projects/"
+    return f"/api/v1/orgs/{tenant.slug}/projects/"
 
 
 # --- Bad requests -----------------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def test_wrong_content_type_is_415(bob: Tenant) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/nothing-here/", "/api/v1/organizations/bob/nothing/", "/api/v1/organizations/bob/projects/x/y/"]
+    "path", ["/api/v1/nothing-here/", "/api/v1/orgs/bob/nothing/", "/api/v1/orgs/bob/projects/x/y/"]
 )
 def test_unknown_api_route_is_json_404(path: str, bob: Tenant) -> None:
     error = assert_error_shape(session_client(bob.owner).get(path), 404)
@@ -70,7 +70,7 @@ def test_unknown_api_route_is_json_404(path: str, bob: Tenant) -> None:
 
 def test_unknown_object_is_json_404(bob: Tenant) -> None:
     assert_error_shape(session_client(bob.owner).get(projects_url(bob) + "no-such-project/"), 404)
-    assert_error_shape(session_client(bob.owner).get(f"/api/v1/organizations/{bob.slug}/members/999999/"), 404)
+    assert_error_shape(session_client(bob.owner).get(f"/api/v1/orgs/{bob.slug}/members/999999/"), 404)
 
 
 # --- API tokens -------------------------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ def bearer(plaintext: str) -> APIClient:
 def new_token(bob: Tenant, user: Any = None, **extra: Any) -> tuple[str, ApiToken]:
     client = session_client(user or bob.owner)
     body = {"name": "t", "scopes": ["org:read", "projects:write"], **extra}
-    response = client.post(f"/api/v1/organizations/{bob.slug}/tokens/", body, format="json")
+    response = client.post(f"/api/v1/orgs/{bob.slug}/tokens/", body, format="json")
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["token"].startswith("vat_")
@@ -98,14 +98,14 @@ def test_token_works_and_is_stored_hashed(bob: Tenant) -> None:
     assert token.token_hash == digest(plaintext)
     assert plaintext not in str(token.__dict__)
     assert bearer(plaintext).get(projects_url(bob)).status_code == 200
-    listing = session_client(bob.owner).get(f"/api/v1/organizations/{bob.slug}/tokens/").json()
+    listing = session_client(bob.owner).get(f"/api/v1/orgs/{bob.slug}/tokens/").json()
     assert "token" not in listing["results"][0]
     assert plaintext not in str(listing)
 
 
 def test_revoked_token_is_401(bob: Tenant) -> None:
     plaintext, token = new_token(bob)
-    session_client(bob.owner).post(f"/api/v1/organizations/{bob.slug}/tokens/{token.pk}/revoke/")
+    session_client(bob.owner).post(f"/api/v1/orgs/{bob.slug}/tokens/{token.pk}/revoke/")
     error = assert_error_shape(bearer(plaintext).get(projects_url(bob)), 401)
     assert "revoked" in error["message"]
 
@@ -127,7 +127,7 @@ def test_malformed_or_unknown_token_is_401(header: str, bob: Tenant) -> None:
 def test_token_scopes_cannot_exceed_the_role(bob: Tenant) -> None:
     viewer = bob.members[Role.VIEWER]
     response = session_client(viewer).post(
-        f"/api/v1/organizations/{bob.slug}/tokens/", {"name": "t", "scopes": ["keys:write"]}, format="json"
+        f"/api/v1/orgs/{bob.slug}/tokens/", {"name": "t", "scopes": ["keys:write"]}, format="json"
     )
     error = assert_error_shape(response, 400)
     assert "keys:write" in str(error["details"])
@@ -137,9 +137,7 @@ def test_token_scopes_cannot_exceed_the_role(bob: Tenant) -> None:
 
 def test_token_cannot_mint_a_wider_token(bob: Tenant) -> None:
     client = token_client(bob.owner, bob.slug, scopes=frozenset({"org:read"}))
-    response = client.post(
-        f"/api/v1/organizations/{bob.slug}/tokens/", {"name": "t", "scopes": ["keys:write"]}, format="json"
-    )
+    response = client.post(f"/api/v1/orgs/{bob.slug}/tokens/", {"name": "t", "scopes": ["keys:write"]}, format="json")
     assert_error_shape(response, 400)
 
 
@@ -160,7 +158,7 @@ def test_token_scopes_shrink_when_the_role_is_lowered(bob: Tenant) -> None:
 
 def test_ingest_key_lifecycle(bob: Tenant) -> None:
     client = session_client(bob.members[Role.ADMIN])
-    base = f"/api/v1/organizations/{bob.slug}/projects/app/keys/"
+    base = f"/api/v1/orgs/{bob.slug}/projects/app/keys/"
     created = client.post(base, {"name": "ci"}, format="json").json()
     plaintext = created["key"]
     assert plaintext.startswith("vik_")
@@ -190,7 +188,7 @@ def test_expired_or_unknown_ingest_key_is_rejected(bob: Tenant) -> None:
 
 def test_ingest_key_expiry_must_be_in_the_future(bob: Tenant) -> None:
     response = session_client(bob.owner).post(
-        f"/api/v1/organizations/{bob.slug}/projects/app/keys/",
+        f"/api/v1/orgs/{bob.slug}/projects/app/keys/",
         {"name": "x", "expires_at": (timezone.now() - timedelta(days=1)).isoformat()},
         format="json",
     )
@@ -242,7 +240,7 @@ def test_pages_and_page_size_cap(bob: Tenant) -> None:
 def test_invite_flow_sends_a_working_link(bob: Tenant) -> None:
     admin = bob.members[Role.ADMIN]
     response = session_client(admin).post(
-        f"/api/v1/organizations/{bob.slug}/invitations/",
+        f"/api/v1/orgs/{bob.slug}/invitations/",
         {"email": "carol@example.org", "role": "editor"},
         format="json",
     )
@@ -272,11 +270,11 @@ def test_expired_invitation_is_refused_clearly(bob: Tenant) -> None:
 def test_admin_cannot_invite_or_promote_to_owner(bob: Tenant) -> None:
     client = session_client(bob.members[Role.ADMIN])
     response = client.post(
-        f"/api/v1/organizations/{bob.slug}/invitations/", {"email": "x@example.org", "role": "owner"}, format="json"
+        f"/api/v1/orgs/{bob.slug}/invitations/", {"email": "x@example.org", "role": "owner"}, format="json"
     )
     assert "cannot grant" in str(assert_error_shape(response, 400)["details"])
     viewer = Membership.objects.for_organization(bob.organization.pk).get(user=bob.members[Role.VIEWER])
-    response = client.patch(f"/api/v1/organizations/{bob.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json")
+    response = client.patch(f"/api/v1/orgs/{bob.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json")
     assert "cannot grant" in str(assert_error_shape(response, 400)["details"])
     viewer.refresh_from_db()
     assert viewer.role == Role.VIEWER
@@ -285,7 +283,7 @@ def test_admin_cannot_invite_or_promote_to_owner(bob: Tenant) -> None:
 def test_last_owner_cannot_be_demoted_or_removed(bob: Tenant) -> None:
     owner = Membership.objects.for_organization(bob.organization.pk).get(user=bob.owner)
     client = session_client(bob.owner)
-    url = f"/api/v1/organizations/{bob.slug}/members/{owner.pk}/"
+    url = f"/api/v1/orgs/{bob.slug}/members/{owner.pk}/"
     error = assert_error_shape(client.patch(url, {"role": "admin"}, format="json"), 400)
     assert "at least one owner" in str(error["details"])
     error = assert_error_shape(client.delete(url), 400)

@@ -178,7 +178,7 @@ def test_password_reset_full_flow(bob: Tenant, settings: Any) -> None:
 
 
 def test_organization_updated(bob: Tenant) -> None:
-    response = api(bob.owner).patch(f"/api/v1/organizations/{bob.slug}/", {"name": "Bob Inc"}, format="json")
+    response = api(bob.owner).patch(f"/api/v1/orgs/{bob.slug}/", {"name": "Bob Inc"}, format="json")
     assert response.status_code == 200
     bob.organization.refresh_from_db()
     expect(
@@ -194,7 +194,7 @@ def test_organization_updated(bob: Tenant) -> None:
 def test_member_invited(bob: Tenant) -> None:
     admin = bob.members[Role.ADMIN]
     response = api(admin).post(
-        f"/api/v1/organizations/{bob.slug}/invitations/", {"email": "New@Example.org", "role": "editor"}, format="json"
+        f"/api/v1/orgs/{bob.slug}/invitations/", {"email": "New@Example.org", "role": "editor"}, format="json"
     )
     assert response.status_code == 201, response.content
     invitation = Invitation.objects.for_organization(bob.organization.pk).get()
@@ -212,7 +212,7 @@ def test_invitation_revoked(bob: Tenant) -> None:
         bob.organization.pk, bob.owner, Role.OWNER, email="gone@example.org", role=Role.VIEWER
     ).invitation
     admin = bob.members[Role.ADMIN]
-    response = api(admin).delete(f"/api/v1/organizations/{bob.slug}/invitations/{invitation.pk}/")
+    response = api(admin).delete(f"/api/v1/orgs/{bob.slug}/invitations/{invitation.pk}/")
     assert response.status_code == 204
     expect(
         Action.INVITATION_REVOKED,
@@ -243,9 +243,7 @@ def test_member_joined_by_accepting_an_invitation(alice: Tenant, bob: Tenant) ->
 def test_member_role_changed(bob: Tenant) -> None:
     admin, target = bob.members[Role.ADMIN], bob.members[Role.VIEWER]
     membership = Membership.objects.for_organization(bob.organization.pk).get(user=target)
-    response = api(admin).patch(
-        f"/api/v1/organizations/{bob.slug}/members/{membership.pk}/", {"role": "editor"}, format="json"
-    )
+    response = api(admin).patch(f"/api/v1/orgs/{bob.slug}/members/{membership.pk}/", {"role": "editor"}, format="json")
     assert response.status_code == 200, response.content
     expect(
         Action.MEMBER_ROLE_CHANGED,
@@ -260,7 +258,7 @@ def test_member_role_changed(bob: Tenant) -> None:
 def test_member_removed(bob: Tenant) -> None:
     admin, target = bob.members[Role.ADMIN], bob.members[Role.ANALYST]
     membership = Membership.objects.for_organization(bob.organization.pk).get(user=target)
-    response = api(admin).delete(f"/api/v1/organizations/{bob.slug}/members/{membership.pk}/")
+    response = api(admin).delete(f"/api/v1/orgs/{bob.slug}/members/{membership.pk}/")
     assert response.status_code == 204
     assert not Membership.objects.for_organization(bob.organization.pk).filter(user=target).exists()
     expect(Action.MEMBER_REMOVED, bob.organization.pk, actor=admin, target=target, before={"role": "analyst"})
@@ -271,7 +269,7 @@ def test_member_removed(bob: Tenant) -> None:
 
 def test_project_created_updated_deleted(bob: Tenant) -> None:
     admin = bob.members[Role.ADMIN]
-    base = f"/api/v1/organizations/{bob.slug}/projects/"
+    base = f"/api/v1/orgs/{bob.slug}/projects/"
     response = api(admin).post(base, {"name": "Checkout", "slug": "checkout"}, format="json")
     assert response.status_code == 201, response.content
     project = Project.objects.for_organization(bob.organization.pk).get(slug="checkout")
@@ -309,7 +307,7 @@ def test_project_created_updated_deleted(bob: Tenant) -> None:
 def test_ingest_key_created_and_revoked(bob: Tenant) -> None:
     admin = bob.members[Role.ADMIN]
     before_test = AuditEntry.objects.for_organization(bob.organization.pk).order_by("-id")[0].pk  # the fixture's key
-    base = f"/api/v1/organizations/{bob.slug}/projects/app/keys/"
+    base = f"/api/v1/orgs/{bob.slug}/projects/app/keys/"
     response = api(admin).post(base, {"name": "ci"}, format="json")
     assert response.status_code == 201, response.content
     key_id, prefix = response.json()["id"], response.json()["prefix"]
@@ -333,7 +331,7 @@ def test_ingest_key_created_and_revoked(bob: Tenant) -> None:
 
 def test_api_token_created_and_revoked(bob: Tenant) -> None:
     user = bob.members[Role.ANALYST]
-    base = f"/api/v1/organizations/{bob.slug}/tokens/"
+    base = f"/api/v1/orgs/{bob.slug}/tokens/"
     response = api(user).post(base, {"name": "script", "scopes": ["org:read", "telemetry:read"]}, format="json")
     assert response.status_code == 201, response.content
     token = ApiToken.objects.for_organization(bob.organization.pk).get(pk=response.json()["id"])
@@ -357,7 +355,7 @@ def test_audit_exported_as_csv(alice: Tenant, bob: Tenant) -> None:
     record(alice.organization.pk, Action.PROJECT_UPDATED, actor=alice.owner, target=alice.project)
     expected = AuditEntry.objects.for_organization(bob.organization.pk).count()
     admin = bob.members[Role.ADMIN]
-    response = api(admin).get(f"/api/v1/organizations/{bob.slug}/audit/export/")
+    response = api(admin).get(f"/api/v1/orgs/{bob.slug}/audit/export/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -373,7 +371,7 @@ def test_audit_exported_as_csv(alice: Tenant, bob: Tenant) -> None:
 def test_audit_api_requires_audit_read(bob: Tenant) -> None:
     for role in (Role.ANALYST, Role.EDITOR, Role.VIEWER):
         for path in ("", "export/"):
-            response = api(bob.members[role]).get(f"/api/v1/organizations/{bob.slug}/audit/{path}")
+            response = api(bob.members[role]).get(f"/api/v1/orgs/{bob.slug}/audit/{path}")
             assert response.status_code == 403, (role, path)
             assert "audit:read" in response.json()["error"]["message"]
     assert not AuditEntry.objects.for_organization(bob.organization.pk).filter(action=str(Action.AUDIT_EXPORTED))
@@ -386,7 +384,7 @@ def test_audit_api_lists_and_filters(alice: Tenant, bob: Tenant) -> None:
     record(bob.organization.pk, Action.MEMBER_REMOVED, actor=bob.owner, origin=origin)
     record(alice.organization.pk, Action.MEMBER_REMOVED, actor=alice.owner, origin=origin)
     client = api(bob.members[Role.ADMIN])
-    base = f"/api/v1/organizations/{bob.slug}/audit/"
+    base = f"/api/v1/orgs/{bob.slug}/audit/"
 
     everything = client.get(base).json()
     assert everything["count"] == AuditEntry.objects.for_organization(bob.organization.pk).count() == 4

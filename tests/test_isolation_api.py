@@ -75,8 +75,8 @@ def reachable(response: Any) -> bool:
 
 def test_discovery_finds_the_tenant_routes() -> None:
     patterns = {r.pattern for r in TENANT_ROUTES}
-    assert "api/v1/organizations/<slug:organization_slug>/projects/" in patterns
-    assert "api/v1/organizations/<slug:organization_slug>/audit/export/" in patterns
+    assert "api/v1/orgs/<slug:organization_slug>/projects/" in patterns
+    assert "api/v1/orgs/<slug:organization_slug>/audit/export/" in patterns
     assert len(CASES) >= 20, [str(r) for r in TENANT_ROUTES]
 
 
@@ -89,9 +89,7 @@ def test_route_with_organization_uses_tenant_viewset(route: Route) -> None:
 
 
 def test_every_route_under_an_organization_has_the_slug() -> None:
-    under = [
-        r for r in ROUTES if r.pattern.startswith("api/v1/organizations/") and r.pattern != "api/v1/organizations/"
-    ]
+    under = [r for r in ROUTES if r.pattern.startswith("api/v1/orgs/") and r.pattern != "api/v1/orgs/"]
     assert under
     assert all("organization_slug" in r.kwargs for r in under), [str(r) for r in under]
 
@@ -182,25 +180,25 @@ def test_token_of_another_organization_gets_404(route: Route, method: str, alice
 
 
 def test_organization_list_requires_authentication() -> None:
-    error = assert_error_shape(APIClient().get("/api/v1/organizations/"), 401)
+    error = assert_error_shape(APIClient().get("/api/v1/orgs/"), 401)
     assert error["code"] == "not_authenticated"
 
 
 def test_organization_list_shows_only_the_callers_organizations(alice: Tenant, bob: Tenant) -> None:
-    body = session_client(alice.members[Role.ANALYST]).get("/api/v1/organizations/").json()
+    body = session_client(alice.members[Role.ANALYST]).get("/api/v1/orgs/").json()
     assert body["count"] == 1
     assert [(o["slug"], o["role"]) for o in body["results"]] == [("alice", "analyst")]
 
     MembershipFactory(organization=alice.organization, user=bob.owner, role=Role.VIEWER)
-    body = session_client(bob.owner).get("/api/v1/organizations/").json()
+    body = session_client(bob.owner).get("/api/v1/orgs/").json()
     assert sorted((o["slug"], o["role"]) for o in body["results"]) == [("alice", "viewer"), ("bob", "owner")]
 
 
 def test_organization_list_of_a_token_shows_only_its_organization(alice: Tenant, bob: Tenant) -> None:
     MembershipFactory(organization=alice.organization, user=bob.owner, role=Role.VIEWER)
-    body = token_client(bob.owner, bob.slug).get("/api/v1/organizations/").json()
+    body = token_client(bob.owner, bob.slug).get("/api/v1/orgs/").json()
     assert [o["slug"] for o in body["results"]] == ["bob"]
-    body = token_client(bob.owner, "alice").get("/api/v1/organizations/").json()
+    body = token_client(bob.owner, "alice").get("/api/v1/orgs/").json()
     assert [o["slug"] for o in body["results"]] == ["alice"]
 
 

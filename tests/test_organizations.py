@@ -15,20 +15,20 @@ from tests.conftest import Tenant, session_client, token_client
 @pytest.mark.django_db
 def test_signed_in_user_creates_an_organization_and_owns_it(alice: Tenant) -> None:
     client = session_client(alice.members["viewer"])
-    response = client.post("/api/v1/organizations/", {"name": "Side Project"}, format="json")
+    response = client.post("/api/v1/orgs/", {"name": "Side Project"}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["role"] == "owner"
     organization = Organization.objects.get(slug=response.json()["slug"])
     membership = Membership.objects.for_organization(organization.pk).get()
     assert (membership.user, membership.role) == (alice.members["viewer"], "owner")
     assert AuditEntry.objects.for_organization(organization.pk).filter(action="member.joined").exists()
-    slugs = [o["slug"] for o in client.get("/api/v1/organizations/").json()["results"]]
+    slugs = [o["slug"] for o in client.get("/api/v1/orgs/").json()["results"]]
     assert sorted(slugs) == sorted([alice.slug, organization.slug])
 
 
 @pytest.mark.django_db
 def test_api_tokens_cannot_create_organizations(alice: Tenant) -> None:
-    response = token_client(alice.owner, alice.slug).post("/api/v1/organizations/", {"name": "X"}, format="json")
+    response = token_client(alice.owner, alice.slug).post("/api/v1/orgs/", {"name": "X"}, format="json")
     assert response.status_code == 403
     assert "sign in" in response.json()["error"]["message"]
 

@@ -11,12 +11,12 @@ from tests.conftest import Tenant, session_client
 def test_oversized_api_body_gets_413_and_changes_nothing(alice: Tenant) -> None:
     client = session_client(alice.owner)
     body = json.dumps({"name": "x" * 2000})
-    response = client.post(f"/api/v1/organizations/{alice.slug}/projects/", body, content_type="application/json")
+    response = client.post(f"/api/v1/orgs/{alice.slug}/projects/", body, content_type="application/json")
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "payload_too_large"
     assert "limit is 1000 bytes" in error["message"]
-    listing = client.get(f"/api/v1/organizations/{alice.slug}/projects/").json()
+    listing = client.get(f"/api/v1/orgs/{alice.slug}/projects/").json()
     assert listing["count"] == 1
 
 
@@ -25,6 +25,6 @@ def test_oversized_api_body_gets_413_and_changes_nothing(alice: Tenant) -> None:
 def test_body_under_the_limit_is_accepted(alice: Tenant) -> None:
     client = session_client(alice.owner)
     response = client.post(
-        f"/api/v1/organizations/{alice.slug}/projects/", {"name": "Checkout"}, content_type="application/json"
+        f"/api/v1/orgs/{alice.slug}/projects/", {"name": "Checkout"}, content_type="application/json"
     )
     assert response.status_code == 201, response.content

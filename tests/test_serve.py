@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -42,9 +43,14 @@ def _embedded_processes(var_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _start(var_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(var_dir: Path, port: int, grpc_port: int = 0) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(VIGIL_VAR_DIR=str(var_dir), VIGIL_PORT=str(port), DJANGO_SETTINGS_MODULE="config.settings.local")
+    env.update(
+        VIGIL_VAR_DIR=str(var_dir),
+        VIGIL_PORT=str(port),
+        VIGIL_OTLP_GRPC_PORT=str(grpc_port or free_port()),
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+    )
     return subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
         cwd=settings.BASE_DIR,
@@ -70,6 +76,16 @@ def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
     raise AssertionError("serve did not answer /healthz within 120 s")
 
 
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on the OTLP/gRPC port {port}")
+
+
 def _ctrl_c(process: subprocess.Popen[bytes], var_dir: Path) -> float:
     tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     tree += _embedded_processes(var_dir)
@@ -90,21 +106,24 @@ def _login_page_and_credentials(base: str, var_dir: Path) -> dict[str, Any]:
     path = var_dir / "demo-credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     credentials = json.loads(path.read_text())
-    assert set(credentials) >= {"url", "username", "password", "organization", "project", "ingest_key", "api_token"}
+    expected = {"url", "username", "password", "organization", "project", "ingest_key", "api_token"}
+    assert set(credentials) >= expected | {"otlp_http", "otlp_grpc"}
     return credentials
 
 
 def test_serve_starts_embedded_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
 
-    first = _start(var_dir, port)
+    first = _start(var_dir, port, grpc_port)
     try:
         _wait_ready(first, base)
         credentials = _login_page_and_credentials(base, var_dir)
+        assert credentials["otlp_grpc"] == f"http://127.0.0.1:{grpc_port}"
+        _wait_listening(grpc_port)
         org, project = credentials["organization"], credentials["project"]
-        status, body = _get(f"{base}/api/v1/organizations/{org}/projects/", credentials["api_token"])
+        status, body = _get(f"{base}/api/v1/orgs/{org}/projects/", credentials["api_token"])
         assert status == 200
         project_id = json.loads(body)["results"][0]["id"]
         assert json.loads(body)["results"][0]["slug"] == project
@@ -112,12 +131,12 @@ def test_serve_starts_embedded_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         elapsed = _ctrl_c(first, var_dir)
     assert elapsed < 10, f"stopping took {elapsed:.1f} s"
 
-    second = _start(var_dir, port)
+    second = _start(var_dir, port, grpc_port)
     try:
         _wait_ready(second, base)
         again = _login_page_and_credentials(base, var_dir)
         assert again == credentials  # same user, password, key and token
-        status, body = _get(f"{base}/api/v1/organizations/{org}/projects/", again["api_token"])
+        status, body = _get(f"{base}/api/v1/orgs/{org}/projects/", again["api_token"])
         assert status == 200
         assert json.loads(body)["results"][0]["id"] == project_id  # the same rows, not new ones
     finally:

@@ -35,6 +35,8 @@ class DemoCredentials:
     project: str
     ingest_key: str
     api_token: str
+    otlp_http: str
+    otlp_grpc: str
 
 
 def credentials_path() -> Path:
@@ -106,6 +108,8 @@ def ensure_demo() -> DemoCredentials:
         project=project.slug,
         ingest_key=ingest_key,
         api_token=api_token,
+        otlp_http=settings.VIGIL_PUBLIC_URL.rstrip("/"),
+        otlp_grpc=f"http://{settings.VIGIL_HOST}:{settings.VIGIL_OTLP_GRPC_PORT}",
     )
     transaction.on_commit(lambda: _write(path, {**saved, **asdict(credentials)}))
     return credentials

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from apps.ops import queries
 from apps.ops.health import readiness
-from apps.ops.metrics import REQUEST_STATS
+from apps.core.request_stats import REQUEST_STATS
 
 
 @require_GET

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.otlp",
     "apps.tracing",
+    "apps.ingest",
     "apps.audit",
     "apps.tenants",
     "apps.accounts",
@@ -85,7 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "apps.ops.metrics.RequestMetricsMiddleware",
+    "apps.core.request_stats.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -239,6 +240,19 @@ VIGIL_METRICS_ALLOW_LOOPBACK = env_bool("VIGIL_METRICS_ALLOW_LOOPBACK", True)
 # Largest request body accepted by the web and API routes (ingest routes set their own limit).
 VIGIL_MAX_REQUEST_BYTES = env_int("VIGIL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)
+
+# --- Ingest (OTLP) ------------------------------------------------------------
+VIGIL_OTLP_GRPC_PORT = env_int("VIGIL_OTLP_GRPC_PORT", 4317)
+VIGIL_INGEST_MAX_BODY_BYTES = env_int("VIGIL_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
+VIGIL_INGEST_MAX_CONCURRENCY = env_int("VIGIL_INGEST_MAX_CONCURRENCY", 8)
+VIGIL_INGEST_RETRY_AFTER_SECONDS = env_int("VIGIL_INGEST_RETRY_AFTER_SECONDS", 5)
+VIGIL_INGEST_STATEMENT_TIMEOUT_MS = env_int("VIGIL_INGEST_STATEMENT_TIMEOUT_MS", 10_000)
+VIGIL_INGEST_RATE_LIMIT_PER_SECOND = env_int("VIGIL_INGEST_RATE_LIMIT_PER_SECOND", 50_000)
+VIGIL_INGEST_KEY_CACHE_SECONDS = env_int("VIGIL_INGEST_KEY_CACHE_SECONDS", 30)
+VIGIL_INGEST_MAX_AGE_DAYS = env_int("VIGIL_INGEST_MAX_AGE_DAYS", 15)
+VIGIL_INGEST_MAX_FUTURE_SECONDS = env_int("VIGIL_INGEST_MAX_FUTURE_SECONDS", 3600)
+VIGIL_ATTRIBUTE_COUNT_LIMIT = env_int("VIGIL_ATTRIBUTE_COUNT_LIMIT", 128)
+VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT = env_int("VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 32_768)
 
 LOGGING = {
     "version": 1,

@@ -30,7 +30,7 @@ _READ_ALIASES = {"HEAD": "GET", "OPTIONS": "GET"}
 
 
 class TenantScopedViewSet(GenericViewSet):  # type: ignore[type-arg]
-    """Base viewset for everything under ``/api/v1/organizations/<organization_slug>/``.
+    """Base viewset for everything under ``/api/v1/orgs/<organization_slug>/``.
 
     Subclasses declare:
     - ``scope_map``: HTTP method → required scope. A method missing from it is refused (403).

@@ -72,7 +72,7 @@ class MyOrganizationsView(APIView):
 
 
 class OrganizationViewSet(TenantScopedViewSet):
-    """``/organizations/<slug>/``: the organization itself."""
+    """``/orgs/<slug>/``: the organization itself."""
 
     model = Organization
     tenant_lookup = "id"
@@ -196,7 +196,7 @@ class InvitationViewSet(mixins.ListModelMixin, TenantScopedViewSet):
 
 
 class IngestKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
-    """``/organizations/<org>/projects/<project>/keys/``. The secret appears once, in the create response."""
+    """``/orgs/<org>/projects/<project>/keys/``. The secret appears once, in the create response."""
 
     model = IngestKey
     project_level = True

@@ -21,5 +21,6 @@ class Command(BaseCommand):
             + f"\n  Username  {creds.username}"
             + f"\n  Password  {creds.password}"
             + f"\n  Org/proj  {creds.organization}/{creds.project}"
+            + f"\n  OTLP      {creds.otlp_http} (HTTP: /v1/traces)  {creds.otlp_grpc} (gRPC)"
             + f"\n  Saved to  {credentials_path()} (ingest key and API token inside)\n"
         )

@@ -18,7 +18,8 @@ from apps.ops.supervisor import ChildSpec, Supervisor
 class Command(BaseCommand):
     help = (
         "Start Vigil: embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set, migrate, "
-        "create the demo organization once, then run the ASGI server, a Celery worker and Celery beat "
+        "create the demo organization once, then run the ASGI server (HTTP, WebSocket, OTLP/HTTP), the OTLP/gRPC "
+        "receiver, a Celery worker and Celery beat "
         "under one supervisor until Ctrl-C."
     )
     requires_system_checks = []  # type: ignore[assignment]
@@ -89,6 +90,7 @@ class Command(BaseCommand):
                     "--without-mingle",
                 ],
             ),
+            ChildSpec("otlp-grpc", [python, "manage.py", "otlp_grpc"]),
             ChildSpec("beat", [python, "-m", "celery", "-A", "config.celery_app", "beat", "--loglevel", "INFO"]),
         ]
 

@@ -1,0 +1,81 @@
+"""OTLP/gRPC receiver (TraceService, and LogsService/MetricsService as their stores arrive) on
+127.0.0.1:4317 by default. Same key auth (metadata), decoding, limits and writing as OTLP/HTTP.
+
+grpcio decompresses (gzip) and enforces the message size limit itself (RESOURCE_EXHAUSTED);
+``maximum_concurrent_rpcs`` bounds the requests in flight (RESOURCE_EXHAUSTED beyond it), so
+memory stays bounded. Refusals use the status codes the OTLP specification names:
+UNAUTHENTICATED, INVALID_ARGUMENT (not retried), RESOURCE_EXHAUSTED and UNAVAILABLE (retried).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from apps.ingest import pipeline, ratelimit
+from apps.ingest.auth import IngestAuthError, authenticate
+from apps.otlp.types import DecodeError, Decoded
+
+logger = logging.getLogger("vigil.ingest.grpc")
+
+
+def _export(
+    request: Any, context: grpc.ServicerContext, decode: Callable[[Any], Decoded], response: Any, field: str
+) -> Any:
+    close_old_connections()
+    try:
+        principal = authenticate({key.lower(): value for key, value in context.invocation_metadata()})
+        decoded = decode(request)
+        ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
+        outcome = pipeline.ingest_decoded(principal, decoded)
+    except IngestAuthError as exc:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+    except DecodeError as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except ratelimit.RateLimited as exc:
+        context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "This project sends more than its ingest rate limit.")
+    except DatabaseError:
+        logger.warning("ingest refused: database unavailable or slow", exc_info=True)
+        context.set_trailing_metadata((("retry-after", str(settings.VIGIL_INGEST_RETRY_AFTER_SECONDS)),))
+        context.abort(grpc.StatusCode.UNAVAILABLE, "The database is unavailable or slow; nothing was stored.")
+    finally:
+        close_old_connections()
+    if outcome.rejected or outcome.message:
+        setattr(response.partial_success, field, outcome.rejected)
+        response.partial_success.error_message = outcome.message
+    return response
+
+
+class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802  (gRPC method name)
+        return _export(
+            request,
+            context,
+            pipeline.SIGNALS["traces"].decode_message,
+            trace_service_pb2.ExportTraceServiceResponse(),
+            "rejected_spans",
+        )
+
+
+def build_server(address: str) -> grpc.Server:
+    """A server with every OTLP service Vigil stores, not yet started."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.VIGIL_INGEST_MAX_CONCURRENCY),
+        maximum_concurrent_rpcs=settings.VIGIL_INGEST_MAX_CONCURRENCY * 4,
+        options=[
+            ("grpc.max_receive_message_length", settings.VIGIL_INGEST_MAX_BODY_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}: is another process using the port?")
+    return server

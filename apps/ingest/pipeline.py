@@ -1,0 +1,90 @@
+"""The ingest pipeline, one small step each: decode → limit → scrub → write (committed) → outcome.
+
+Both transports (OTLP/HTTP views and the gRPC servicer) call ``ingest_request`` or
+``ingest_decoded``; only the framing around it differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from apps.ingest import decode_json, decode_protobuf
+from apps.ingest.auth import IngestPrincipal
+from apps.ingest.body import JSON
+from apps.ingest.limits import AttributeLimits, limit_decoded
+from apps.otlp.types import Decoded
+from apps.tracing.writers import write_spans
+
+Decoder = Callable[[bytes], Decoded]
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    decode_protobuf: Decoder
+    decode_json: Decoder
+    decode_message: Callable[[Any], Decoded]  # an already-parsed request (gRPC)
+
+
+SIGNALS = {
+    "traces": Signal(
+        "traces", decode_protobuf.decode_traces, decode_json.decode_traces, decode_protobuf.decode_traces_message
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    accepted: int
+    rejected: int
+    message: str
+
+
+def _reject_outside_retention(decoded: Decoded) -> None:
+    """Spans older than the stores keep, or from the future, would land in no partition: reject them."""
+    now = time.time_ns()
+    oldest = now - settings.VIGIL_INGEST_MAX_AGE_DAYS * 86_400 * 10**9
+    newest = now + settings.VIGIL_INGEST_MAX_FUTURE_SECONDS * 10**9
+    kept = [span for span in decoded.spans if oldest <= span.start_ns <= newest]
+    if len(kept) != len(decoded.spans):
+        decoded.reject(
+            len(decoded.spans) - len(kept),
+            f"spans must start within the last {settings.VIGIL_INGEST_MAX_AGE_DAYS} days and not in the future",
+        )
+        decoded.spans = kept
+
+
+def attribute_limits() -> AttributeLimits:
+    return AttributeLimits(
+        count=settings.VIGIL_ATTRIBUTE_COUNT_LIMIT, value_length=settings.VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT
+    )
+
+
+def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
+    """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
+    _reject_outside_retention(decoded)
+    limit_decoded(decoded, attribute_limits())
+    accepted = 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # A slow database answers 503 (retry later) instead of holding the sender forever.
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [str(settings.VIGIL_INGEST_STATEMENT_TIMEOUT_MS)]
+            )
+        if decoded.spans:
+            write_spans(principal.organization_id, principal.project_id, decoded.spans)
+            accepted += len(decoded.spans)
+    return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
+
+
+def ingest_request(principal: IngestPrincipal, signal: str, media: str, body: bytes) -> Outcome:
+    """Decode a (decompressed) body of ``media`` type and ingest it. Raises DecodeError for bad bodies."""
+    spec = SIGNALS[signal]
+    decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
+    return ingest_decoded(principal, decoded)
