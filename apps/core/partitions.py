@@ -20,7 +20,24 @@ _NAME = re.compile(r"^(?P<table>[a-z_]+)_p(?P<day>\d{8})$")
 
 @dataclass(frozen=True)
 class PartitionedTable:
+    """A daily-partitioned telemetry table; ``signal`` names whose retention applies (spans, logs, metrics, rollups)."""
+
     name: str
+    time_column: str
+    signal: str
+
+
+_REGISTRY: dict[str, PartitionedTable] = {}
+
+
+def register_partitioned(*tables: PartitionedTable) -> None:
+    """Stores declare their partitioned tables at start-up (AppConfig.ready); maintenance walks them."""
+    for table in tables:
+        _REGISTRY[table.name] = table
+
+
+def registered_tables() -> list[PartitionedTable]:
+    return sorted(_REGISTRY.values(), key=lambda table: table.name)
 
 
 def partition_name(table: str, day: date) -> str:

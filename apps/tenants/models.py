@@ -16,8 +16,13 @@ class Organization(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    span_retention_days = models.PositiveSmallIntegerField(default=15)
-    rollup_retention_days = models.PositiveSmallIntegerField(default=90)
+    # Defaults for every project; a project may override each signal (Project.*_retention_days).
+    raw_retention_days = models.PositiveSmallIntegerField(
+        default=15, help_text="Days raw spans, logs and metric points are kept."
+    )
+    rollup_retention_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Days per-minute and per-hour rollups are kept."
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -29,6 +34,11 @@ class Project(TenantModel):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Per-signal retention overrides in days; empty means the organization's default.
+    span_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    log_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    metric_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    rollup_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_per_org")]

@@ -42,10 +42,12 @@ _TYPES = (
 )  # fmt: skip
 
 # The edges and rollups of one batch, all from the rows the INSERT really added; see the .sql file.
+_SQL = Path(__file__).resolve().parent / "sql"
+EDGE_ROLLUPS = (_SQL / "edge_rollups.sql").read_text().format(size=SIZE)
 _INSERT_AND_ROLL_UP = (
-    (Path(__file__).resolve().parent / "sql" / "insert_spans.sql")
+    (_SQL / "insert_spans.sql")
     .read_text()
-    .format(stage=STAGE, hist_index=HIST_INDEX_SQL, size=SIZE)
+    .format(stage=STAGE, hist_index=HIST_INDEX_SQL, size=SIZE, edge_rollups=EDGE_ROLLUPS)
 )
 
 

@@ -201,7 +201,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Hourly, so tomorrow's partitions exist long before midnight even after downtime.
+    "maintain-partitions": {"task": "vigil.maintain_partitions", "schedule": 3600.0, "options": {"expires": 3000}},
+    "resolve-pending-edges": {"task": "vigil.resolve_pending_edges", "schedule": 300.0, "options": {"expires": 290}},
+}
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -251,6 +255,11 @@ VIGIL_INGEST_RATE_LIMIT_PER_SECOND = env_int("VIGIL_INGEST_RATE_LIMIT_PER_SECOND
 VIGIL_INGEST_KEY_CACHE_SECONDS = env_int("VIGIL_INGEST_KEY_CACHE_SECONDS", 30)
 VIGIL_INGEST_MAX_AGE_DAYS = env_int("VIGIL_INGEST_MAX_AGE_DAYS", 15)
 VIGIL_INGEST_MAX_FUTURE_SECONDS = env_int("VIGIL_INGEST_MAX_FUTURE_SECONDS", 3600)
+# How long a child span waits for its parent (another request) before its service-map edge is given up.
+VIGIL_PENDING_EDGE_SECONDS = env_int("VIGIL_PENDING_EDGE_SECONDS", 3600)
+VIGIL_PARTITION_DAYS_AHEAD = env_int("VIGIL_PARTITION_DAYS_AHEAD", 3)
+# Used for the partitions of a table when no project exists yet.
+VIGIL_DEFAULT_RETENTION_DAYS = env_int("VIGIL_DEFAULT_RETENTION_DAYS", 15)
 VIGIL_ATTRIBUTE_COUNT_LIMIT = env_int("VIGIL_ATTRIBUTE_COUNT_LIMIT", 128)
 VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT = env_int("VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 32_768)
 
