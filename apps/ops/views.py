@@ -9,9 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from apps.core.request_stats import REQUEST_STATS
 from apps.ops import queries
 from apps.ops.health import readiness
-from apps.core.request_stats import REQUEST_STATS
 
 
 @require_GET

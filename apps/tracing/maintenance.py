@@ -18,7 +18,7 @@ _RESOLVE = (
 
 
 def resolve_pending_edges() -> tuple[int, int]:
-    """Count edges whose parent has arrived since; drop pending rows older than the wait. Returns (resolved, expired)."""
+    """Count edges whose parent has arrived since; drop pending rows past the wait. Returns (resolved, expired)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RESOLVE)
         resolved = cursor.fetchone()[0]
