@@ -1,0 +1,218 @@
+"""OTLP/HTTP refusals: every bad or unlucky request gets the right status, a message, and stores nothing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from django.db import connection
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from apps.ingest.auth import KEY_CACHE
+from apps.tenants.services import create_ingest_key, revoke_ingest_key
+from tests.conftest import Tenant
+
+PROTOBUF = "application/x-protobuf"
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+    """Status, headers (case-insensitive) and body of one POST."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def trace_request(spans: int = 3, *, start_ns: int | None = None, bad_ids: int = 0) -> bytes:
+    start = start_ns or time.time_ns()
+    request = ExportTraceServiceRequest()
+    scope_spans = request.resource_spans.add().scope_spans.add()
+    request.resource_spans[0].resource.attributes.add(key="service.name").value.string_value = "api"
+    for index in range(spans):
+        span = scope_spans.spans.add()
+        span.trace_id = os.urandom(15) if index < bad_ids else os.urandom(16)
+        span.span_id = os.urandom(8)
+        span.name = "GET /"
+        span.kind = 2
+        span.start_time_unix_nano = start
+        span.end_time_unix_nano = start + 1_000_000
+    return request.SerializeToString()
+
+
+def stored_spans(tenant: Tenant) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tracing_span WHERE organization_id = %s", [tenant.organization.pk])
+        return int(cursor.fetchone()[0])
+
+
+def status_message(body: bytes) -> str:
+    """google.rpc.Status: field 2 is the message (a length-delimited string after the varint code)."""
+    assert body[0] == 0x08
+    index = 2 if body[1] < 0x80 else 3
+    assert body[index] == 0x12
+    return body[index + 2 : index + 2 + body[index + 1]].decode()
+
+
+@pytest.fixture
+def key(alice: Tenant) -> str:
+    KEY_CACHE.clear()
+    return create_ingest_key(alice.project, alice.owner, name="refusals").plaintext
+
+
+@pytest.fixture
+def traces_url(asgi_url: str) -> str:
+    return f"{asgi_url}/v1/traces"
+
+
+def headers(key: str, content_type: str = PROTOBUF, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": content_type, **extra}
+
+
+def test_accepted_request_answers_an_export_response(alice: Tenant, traces_url: str, key: str) -> None:
+    status, response_headers, body = post(traces_url, trace_request(), headers(key))
+    assert status == 200
+    assert response_headers["Content-Type"] == PROTOBUF
+    assert not ExportTraceServiceResponse.FromString(body).HasField("partial_success")
+    assert stored_spans(alice) == 3
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "message"),
+    [
+        (lambda key: {"Content-Type": PROTOBUF}, "Send the project's ingest key"),
+        (lambda key: {"Content-Type": PROTOBUF, "Authorization": "Bearer vik_nope"}, "unknown, revoked or expired"),
+    ],
+)
+def test_missing_or_unknown_key_is_401(
+    alice: Tenant, traces_url: str, key: str, make_headers: Any, message: str
+) -> None:
+    status, _, body = post(traces_url, trace_request(), make_headers(key))
+    assert status == 401
+    assert message in status_message(body)
+    assert stored_spans(alice) == 0
+
+
+def test_revoked_key_stops_working(alice: Tenant, traces_url: str, key: str) -> None:
+    from apps.tenants.models import IngestKey
+
+    revoke_ingest_key(IngestKey.objects.unscoped().get(prefix=key[:12]), alice.owner)
+    KEY_CACHE.clear()  # the cache bounds how long a revoked key keeps working (VIGIL_INGEST_KEY_CACHE_SECONDS)
+    assert post(traces_url, trace_request(), headers(key))[0] == 401
+
+
+def test_wrong_content_type_is_415(alice: Tenant, traces_url: str, key: str) -> None:
+    status, _, body = post(traces_url, b"hello", headers(key, "text/plain"))
+    assert status == 415
+    assert "Content-Type must be" in json.loads(body)["message"]
+
+
+def test_json_error_bodies_for_json_requests(alice: Tenant, traces_url: str, key: str) -> None:
+    status, response_headers, body = post(traces_url, b'{"resourceSpans": [', headers(key, "application/json"))
+    assert status == 400
+    assert response_headers["Content-Type"] == "application/json"
+    error = json.loads(body)
+    assert error["code"] == 3
+    assert error["message"]
+    assert stored_spans(alice) == 0
+
+
+def test_corrupt_protobuf_is_400_and_stores_nothing(alice: Tenant, traces_url: str, key: str) -> None:
+    valid = trace_request()
+    status, _, body = post(traces_url, valid[: len(valid) // 2] + b"\xff\xff", headers(key))
+    assert status == 400
+    assert "protobuf" in status_message(body).lower() or "ExportTraceServiceRequest" in status_message(body)
+    assert stored_spans(alice) == 0
+
+
+def test_bad_spans_are_partial_success(alice: Tenant, traces_url: str, key: str) -> None:
+    status, _, body = post(traces_url, trace_request(5, bad_ids=2), headers(key))
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 2
+    assert "traceId" in partial.error_message or "trace" in partial.error_message
+    assert stored_spans(alice) == 3
+
+
+def test_spans_older_than_retention_are_partial_success(alice: Tenant, traces_url: str, key: str) -> None:
+    old = time.time_ns() - 40 * 86_400 * 10**9
+    status, _, body = post(traces_url, trace_request(2, start_ns=old), headers(key))
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 2
+    assert "days" in partial.error_message
+    assert stored_spans(alice) == 0
+
+
+def test_body_over_the_limit_is_413(alice: Tenant, traces_url: str, key: str, settings: Any) -> None:
+    settings.VIGIL_INGEST_MAX_BODY_BYTES = 1000
+    status, _, body = post(traces_url, trace_request(50), headers(key))
+    assert status == 413
+    assert "1000 bytes" in status_message(body)
+
+
+def test_gzip_bomb_is_413_without_inflating_it(alice: Tenant, traces_url: str, key: str, settings: Any) -> None:
+    settings.VIGIL_INGEST_MAX_BODY_BYTES = 1024 * 1024
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024))  # 200 MiB of zeros in ~200 KiB
+    assert len(bomb) < 300 * 1024
+    status, _, body = post(traces_url, bomb, headers(key, **{"Content-Encoding": "gzip"}))
+    assert status == 413
+    assert "after decompression" in status_message(body)
+    assert stored_spans(alice) == 0
+
+
+def test_rate_limit_is_429_with_retry_after(alice: Tenant, traces_url: str, key: str, settings: Any) -> None:
+    settings.VIGIL_INGEST_RATE_LIMIT_PER_SECOND = 4
+    statuses = [post(traces_url, trace_request(3), headers(key)) for _ in range(3)]
+    limited = [s for s in statuses if s[0] == 429]
+    assert limited, [s[0] for s in statuses]
+    assert limited[0][1]["Retry-After"] == "1"
+    assert "rate limit" in status_message(limited[0][2])
+
+
+def test_overload_is_503_with_retry_after(alice: Tenant, traces_url: str, key: str, settings: Any) -> None:
+    settings.VIGIL_INGEST_MAX_CONCURRENCY = 0  # every request finds the process full
+    status, response_headers, body = post(traces_url, trace_request(), headers(key))
+    assert status == 503
+    assert response_headers["Retry-After"] == str(settings.VIGIL_INGEST_RETRY_AFTER_SECONDS)
+    assert "busy" in status_message(body)
+
+
+def test_slow_database_is_503_and_stores_nothing(alice: Tenant, traces_url: str, key: str, settings: Any) -> None:
+    """Another session holds the span table locked: the write times out and the sender is told to retry."""
+    settings.VIGIL_INGEST_STATEMENT_TIMEOUT_MS = 300
+    post(traces_url, trace_request(1), headers(key))  # partitions and key cache warm
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        from django.db import connections, transaction
+
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute("LOCK TABLE tracing_span IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(20)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        status, response_headers, body = post(traces_url, trace_request(4), headers(key))
+    finally:
+        release.set()
+        holder.join()
+    assert status == 503
+    assert response_headers["Retry-After"]
+    assert "Retry later" in status_message(body)
+    assert stored_spans(alice) == 1
