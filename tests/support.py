@@ -159,12 +159,13 @@ def _trace(tenant: Tenant, user: Any) -> SimpleNamespace:
     )
     with transaction.atomic():
         write_spans(tenant.organization.pk, tenant.project.pk, [span])
-    return SimpleNamespace(trace_id=span.trace_id.hex())
+    return SimpleNamespace(trace_id=span.trace_id.hex(), service=span.resource.service_name)
 
 
 # Views over telemetry tables (no model): detail kwarg -> a function storing one such thing in the tenant.
 TELEMETRY_FACTORIES: dict[str, Callable[[Tenant, Any], Any]] = {
     "trace_id": _trace,
+    "service": _trace,
 }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from django.db import connection
 
 from apps.otlp.values import hex_id
+from apps.tracing import histogram
 
 _TRACE = """
 SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_ns, s.duration_ns,
@@ -63,3 +67,232 @@ def get_trace(organization_id: int, project_id: int, trace_id: bytes) -> list[di
     with connection.cursor() as cursor:
         cursor.execute(_TRACE, [organization_id, project_id, trace_id])
         return [_span(row) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    start: datetime
+    end: datetime
+    service: str | None = None
+    operation: str | None = None
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    status: str | None = None  # "error", "ok", "unset"
+    attributes: tuple[tuple[str, str], ...] = ()
+    limit: int = 50
+
+
+def _attribute_alternatives(key: str, raw: str) -> list[str]:
+    """``attr.k=v`` matches v as a string, and also as the number or boolean it spells."""
+    candidates: list[Any] = [raw]
+    if raw.lstrip("-").isdigit():
+        candidates.append(int(raw))
+    else:
+        with contextlib.suppress(ValueError):
+            candidates.append(float(raw))
+    if raw in ("true", "false"):
+        candidates.append(raw == "true")
+    return [msgspec.json.encode({key: value}).decode() for value in candidates]
+
+
+def _span_conditions(organization_id: int, project_id: int, f: TraceFilter) -> tuple[list[str], list[Any]]:
+    where = ["s.organization_id = %s", "s.project_id = %s", "s.start_time >= %s", "s.start_time < %s"]
+    params: list[Any] = [organization_id, project_id, f.start, f.end]
+    if f.service:
+        where.append("s.service_name = %s")
+        params.append(f.service)
+    if f.operation:
+        where.append("s.name = %s")
+        params.append(f.operation)
+    if f.min_duration_ns is not None:
+        where.append("s.duration_ns >= %s")
+        params.append(f.min_duration_ns)
+    if f.max_duration_ns is not None:
+        where.append("s.duration_ns <= %s")
+        params.append(f.max_duration_ns)
+    if f.status:
+        where.append("s.status_code = %s")
+        params.append({"unset": 0, "ok": 1, "error": 2}[f.status])
+    for key, raw in f.attributes:
+        alternatives = _attribute_alternatives(key, raw)
+        # A span attribute, or a resource attribute (service.version, host.name, ...).
+        where.append(
+            "(s.attributes @> ANY(%s::jsonb[]) OR s.resource_fingerprint IN ("
+            "SELECT r.fingerprint FROM otlp_resource r WHERE r.organization_id = s.organization_id "
+            "AND r.project_id = s.project_id AND r.attributes @> ANY(%s::jsonb[])))"
+        )
+        params += [alternatives, alternatives]
+    return where, params
+
+
+def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list[dict[str, Any]]:
+    """Newest traces with a span matching every filter: root span, services, duration, span count, error flag."""
+    where, params = _span_conditions(organization_id, project_id, f)
+    sql = f"""
+        WITH matched AS (
+            SELECT s.trace_id, max(s.start_time) AS last_seen, min(s.start_time) AS first_seen
+            FROM tracing_span s WHERE {" AND ".join(where)}
+            GROUP BY s.trace_id ORDER BY last_seen DESC LIMIT %s
+        )
+        SELECT m.trace_id, count(*), min(t.start_ns), max(t.start_ns + t.duration_ns), bool_or(t.status_code = 2),
+               (array_agg(t.name ORDER BY t.parent_span_id IS NULL DESC, t.start_ns))[1],
+               (array_agg(t.service_name ORDER BY t.parent_span_id IS NULL DESC, t.start_ns))[1],
+               array_agg(DISTINCT t.service_name), bool_or(t.parent_span_id IS NULL)
+        FROM matched m
+        JOIN tracing_span t ON t.organization_id = %s AND t.project_id = %s AND t.trace_id = m.trace_id
+         AND t.start_time BETWEEN m.first_seen - interval '1 hour' AND m.last_seen + interval '1 hour'
+        GROUP BY m.trace_id, m.last_seen ORDER BY m.last_seen DESC
+    """  # noqa: S608  (conditions are ours; values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, f.limit, organization_id, project_id])
+        rows = cursor.fetchall()
+    return [
+        {
+            "trace_id": bytes(trace_id).hex(),
+            "root": {"name": root_name, "service": root_service, "complete": has_root},
+            "services": sorted(services),
+            "start_time_unix_nano": start_ns,
+            "duration_ns": end_ns - start_ns,
+            "span_count": count,
+            "error": error,
+        }
+        for trace_id, count, start_ns, end_ns, error, root_name, root_service, services, has_root in rows
+    ]
+
+
+def _rollup_table(kind: str, start: datetime, end: datetime) -> tuple[str, str]:
+    """Minute rollups for ranges up to six hours, hourly ones beyond (a few hundred rows either way)."""
+    grain = "minute" if end - start <= timedelta(hours=6) else "hour"
+    return f"tracing_{kind}_{grain}", grain
+
+
+def _stats(count: int, errors: int, duration_sum: int, hist: list[int], seconds: float) -> dict[str, Any]:
+    """Rates, error ratio, mean and p50/p95/p99 (milliseconds) of summed rollup rows."""
+
+    def ms(q: float) -> float | None:
+        value = histogram.percentile_ns(hist, q)
+        return round(value / 1e6, 3) if value is not None else None
+
+    return {
+        "request_count": count,
+        "error_count": errors,
+        "request_rate": count / seconds if seconds else 0.0,
+        "error_rate": errors / count if count else 0.0,
+        "avg_ms": round(duration_sum / count / 1e6, 3) if count else None,
+        "p50_ms": ms(0.5),
+        "p95_ms": ms(0.95),
+        "p99_ms": ms(0.99),
+    }
+
+
+def _grouped(rows: list[tuple[Any, ...]], width: int) -> dict[tuple[Any, ...], tuple[int, int, int, list[int]]]:
+    """Sum (count, errors, duration sum, histogram) of rollup rows by their first ``width`` columns."""
+    grouped: dict[tuple[Any, ...], tuple[int, int, int, list[int]]] = {}
+    for row in rows:
+        key, (count, errors, duration_sum, hist) = tuple(row[:width]), row[width:]
+        if key in grouped:
+            c, e, d, h = grouped[key]
+            grouped[key] = (c + count, e + errors, d + duration_sum, [a + b for a, b in zip(h, hist, strict=True)])
+        else:
+            grouped[key] = (count, errors, duration_sum, list(hist))
+    return grouped
+
+
+# Requests are the spans that start work in a service: SERVER and CONSUMER spans.
+_ENTRY_KINDS = [2, 5]
+_EMPTY = (0, 0, 0, [0] * histogram.SIZE)
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def services(organization_id: int, project_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """RED of each service's requests (SERVER/CONSUMER spans) over the range from the rollups, busiest first.
+
+    Services with no request spans (a worker with only internal spans) are listed with zero requests.
+    """
+    table, _ = _rollup_table("red", start, end)
+    scope = "organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s"
+    params = [organization_id, project_id, start, end]
+    entry = _grouped(
+        _fetch(
+            f"SELECT service_name, request_count, error_count, duration_sum_ns, histogram FROM {table} "  # noqa: S608
+            f"WHERE {scope} AND span_kind = ANY(%s)",
+            [*params, _ENTRY_KINDS],
+        ),
+        1,
+    )
+    names = [name for (name,) in _fetch(f"SELECT DISTINCT service_name FROM {table} WHERE {scope}", params)]  # noqa: S608
+    seconds = (end - start).total_seconds()
+    rows = [{"service": name, **_stats(*entry.get((name,), _EMPTY), seconds)} for name in names]
+    return sorted(rows, key=lambda row: (-row["request_count"], row["service"]))
+
+
+def service_exists(organization_id: int, project_id: int, service: str) -> bool:
+    """Whether the project ever sent telemetry from ``service`` (resources outlive the time range)."""
+    return bool(
+        _fetch(
+            "SELECT 1 FROM otlp_resource WHERE organization_id = %s AND project_id = %s AND service_name = %s LIMIT 1",
+            [organization_id, project_id, service],
+        )
+    )
+
+
+def operations(
+    organization_id: int, project_id: int, service: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """RED per operation (span name and kind) of one service, busiest first."""
+    table, _ = _rollup_table("red", start, end)
+    grouped = _grouped(
+        _fetch(
+            f"SELECT operation, span_kind, request_count, error_count, duration_sum_ns, histogram "  # noqa: S608
+            f"FROM {table} WHERE organization_id = %s AND project_id = %s AND service_name = %s "
+            f"AND bucket >= %s AND bucket < %s",
+            [organization_id, project_id, service, start, end],
+        ),
+        2,
+    )
+    seconds = (end - start).total_seconds()
+    rows = [
+        {"operation": name, "span_kind": kind, **_stats(*totals, seconds)} for (name, kind), totals in grouped.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["request_count"], row["operation"]))
+
+
+def service_map(organization_id: int, project_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """Nodes (services and the databases, caches, queues and hosts they call) and edges with count, errors, p95."""
+    table, _ = _rollup_table("edge", start, end)
+    grouped = _grouped(
+        _fetch(
+            f"SELECT source_service, target, target_kind, call_count, error_count, duration_sum_ns, histogram "  # noqa: S608
+            f"FROM {table} WHERE organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s",
+            [organization_id, project_id, start, end],
+        ),
+        3,
+    )
+    seconds = (end - start).total_seconds()
+    nodes: dict[str, dict[str, Any]] = {
+        row["service"]: {"id": row["service"], "kind": "service", **row}
+        for row in services(organization_id, project_id, start, end)
+    }
+    edges = []
+    for (source, target, kind), (count, errors, duration_sum, hist) in sorted(grouped.items()):
+        nodes.setdefault(source, {"id": source, "kind": "service"})
+        nodes.setdefault(target, {"id": target, "kind": kind})
+        stats = _stats(count, errors, duration_sum, hist, seconds)
+        edges.append(
+            {
+                "source": source,
+                "target": target,
+                "target_kind": kind,
+                "call_count": count,
+                "error_count": errors,
+                "call_rate": stats["request_rate"],
+                "error_rate": stats["error_rate"],
+                "p95_ms": stats["p95_ms"],
+            }
+        )
+    return {"nodes": sorted(nodes.values(), key=lambda node: node["id"]), "edges": edges}

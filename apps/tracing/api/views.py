@@ -1,17 +1,35 @@
-"""Trace read endpoints under /api/v1/orgs/<org>/projects/<project>/."""
+"""Span-store read endpoints under /api/v1/orgs/<org>/projects/<project>/ (telemetry:read)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api.timeparams import limit_param, time_range
 from apps.core.api.viewsets import TenantScopedViewSet
 from apps.tracing import queries
 
 TELEMETRY_READ = "telemetry:read"
+_RANGE = [
+    OpenApiParameter("from", str, description="RFC 3339 time or Unix nanoseconds (default: an hour before 'to')"),
+    OpenApiParameter("to", str, description="RFC 3339 time or Unix nanoseconds (default: now)"),
+]
+_SEARCH = [
+    *_RANGE,
+    OpenApiParameter("service", str),
+    OpenApiParameter("operation", str, description="Span name"),
+    OpenApiParameter("min_duration_ms", float),
+    OpenApiParameter("max_duration_ms", float),
+    OpenApiParameter("status", str, enum=["error", "ok", "unset"]),
+    OpenApiParameter("attr.<key>", str, description="Span or resource attribute equals value; repeatable"),
+    OpenApiParameter("limit", int, description="1-1000, default 50"),
+]
 
 
 def parse_trace_id(value: str) -> bytes:
@@ -24,16 +42,92 @@ def parse_trace_id(value: str) -> bytes:
     return raw
 
 
-class TraceViewSet(TenantScopedViewSet):
+def _milliseconds(params: Any, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: ["Give a number of milliseconds."]}) from None
+    if value < 0:
+        raise exceptions.ValidationError({name: ["Durations are not negative."]})
+    return int(value * 1e6)
+
+
+def trace_filter(params: Any) -> queries.TraceFilter:
+    window = time_range(params)
+    status = params.get("status") or None
+    if status not in (None, "error", "ok", "unset"):
+        raise exceptions.ValidationError({"status": ["status is error, ok or unset."]})
+    attributes = tuple((key[5:], value) for key, value in params.items() if key.startswith("attr.") and key[5:])
+    return queries.TraceFilter(
+        start=window.start,
+        end=window.end,
+        service=params.get("service") or None,
+        operation=params.get("operation") or None,
+        min_duration_ns=_milliseconds(params, "min_duration_ms"),
+        max_duration_ns=_milliseconds(params, "max_duration_ms"),
+        status=status,
+        attributes=attributes,
+        limit=limit_param(params, default=50),
+    )
+
+
+class _ProjectTelemetry(TenantScopedViewSet):
     project_level = True
     scope_map = {"GET": TELEMETRY_READ}
+
+    @property
+    def project_id(self) -> int:
+        assert self.access.project_id is not None  # project_level guarantees it
+        return self.access.project_id
+
+
+class TraceViewSet(_ProjectTelemetry):
     lookup_field = "trace_id"
+
+    @extend_schema(parameters=_SEARCH, responses={200: OpenApiTypes.OBJECT})
+    def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
+        """Newest traces with a span matching every filter."""
+        found = queries.search_traces(self.access.organization_id, self.project_id, trace_filter(request.query_params))
+        return Response({"results": found})
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request: Request, organization_slug: str, project_slug: str, trace_id: str) -> Response:
         """One trace with all its spans (attributes, resource, scope, events, links, status)."""
-        assert self.access.project_id is not None  # project_level guarantees it
-        spans = queries.get_trace(self.access.organization_id, self.access.project_id, parse_trace_id(trace_id))
+        spans = queries.get_trace(self.access.organization_id, self.project_id, parse_trace_id(trace_id))
         if not spans:
             raise exceptions.NotFound(f"No trace {trace_id} in this project (yet: spans are visible once stored).")
         return Response({"trace_id": trace_id.lower(), "spans": spans})
+
+
+class ServiceViewSet(_ProjectTelemetry):
+    lookup_field = "service"
+    lookup_value_converter = "str"
+
+    @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
+    def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
+        """Services with request rate, error rate and p50/p95/p99, from the rollups."""
+        window = time_range(request.query_params)
+        rows = queries.services(self.access.organization_id, self.project_id, window.start, window.end)
+        return Response({"from": window.start, "to": window.end, "results": rows})
+
+    @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def operations(self, request: Request, organization_slug: str, project_slug: str, service: str) -> Response:
+        """The service's operations (span name and kind) with the same measures."""
+        window = time_range(request.query_params)
+        if not queries.service_exists(self.access.organization_id, self.project_id, service):
+            raise exceptions.NotFound(f"No service named {service!r} has sent telemetry to this project.")
+        rows = queries.operations(self.access.organization_id, self.project_id, service, window.start, window.end)
+        return Response({"service": service, "from": window.start, "to": window.end, "results": rows})
+
+
+class ServiceMapViewSet(_ProjectTelemetry):
+    @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
+    def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
+        """Services and their dependencies with call rate, error rate and p95 per edge."""
+        window = time_range(request.query_params)
+        graph = queries.service_map(self.access.organization_id, self.project_id, window.start, window.end)
+        return Response({"from": window.start, "to": window.end, **graph})
