@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from apps.ingest import pipeline, ratelimit
 from apps.ingest.auth import IngestAuthError, authenticate
-from apps.otlp.types import DecodeError, Decoded
+from apps.otlp.types import Decoded, DecodeError
 
 logger = logging.getLogger("vigil.ingest.grpc")
 
@@ -55,7 +55,7 @@ def _export(
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802  (gRPC method name)
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
         return _export(
             request,
             context,

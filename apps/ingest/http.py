@@ -21,11 +21,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from apps.core.request_stats import REQUEST_STATS
 from apps.ingest import pipeline, ratelimit
 from apps.ingest.auth import IngestAuthError, authenticate
 from apps.ingest.body import JSON, BodyError, decompress, media_type
 from apps.ingest.responses import export_response, status_body
-from apps.core.request_stats import REQUEST_STATS
 from apps.otlp.types import DecodeError
 
 logger = logging.getLogger("vigil.ingest")
