@@ -79,3 +79,34 @@ def asgi_url(transactional_db: Any) -> Any:
 
     with serve_asgi() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _empty_telemetry_tables(request: Any, django_db_blocker: Any) -> Any:
+    """Transactional tests commit; Django flushes only its models' tables, so empty the telemetry tables too."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker is not None and marker.kwargs.get("transaction")):
+        from tests.telemetry_tables import truncate_telemetry
+
+        with django_db_blocker.unblock():  # this teardown runs after the database fixture's own
+            truncate_telemetry()
+
+
+@pytest.fixture
+def ingest_key(alice: Tenant) -> str:
+    """A fresh ingest key of Alice's project (and an empty key cache, so it is looked up for real)."""
+    from apps.ingest.auth import KEY_CACHE
+    from apps.tenants.services import create_ingest_key
+
+    KEY_CACHE.clear()
+    return create_ingest_key(alice.project, alice.owner, name="sdk").plaintext
+
+
+@pytest.fixture(autouse=True)
+def _shutdown_tracer_providers() -> Any:
+    """Shut SDK providers down after each test, not at exit when pytest has closed the log streams."""
+    yield
+    from tests.otel_traffic import shutdown_providers
+
+    shutdown_providers()

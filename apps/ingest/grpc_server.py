@@ -17,6 +17,8 @@ from typing import Any
 import grpc
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from apps.ingest import pipeline, ratelimit
@@ -65,6 +67,28 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         )
 
 
+class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _export(
+            request,
+            context,
+            pipeline.SIGNALS["logs"].decode_message,
+            logs_service_pb2.ExportLogsServiceResponse(),
+            "rejected_log_records",
+        )
+
+
+class MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _export(
+            request,
+            context,
+            pipeline.SIGNALS["metrics"].decode_message,
+            metrics_service_pb2.ExportMetricsServiceResponse(),
+            "rejected_data_points",
+        )
+
+
 def build_server(address: str) -> grpc.Server:
     """A server with every OTLP service Vigil stores, not yet started."""
     server = grpc.server(
@@ -76,6 +100,8 @@ def build_server(address: str) -> grpc.Server:
         ],
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsService(), server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot listen on {address}: is another process using the port?")
     return server

@@ -6,6 +6,7 @@ Both transports (OTLP/HTTP views and the gRPC servicer) call ``ingest_request`` 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from apps.ingest import decode_json, decode_protobuf
 from apps.ingest.auth import IngestPrincipal
 from apps.ingest.body import JSON
 from apps.ingest.limits import AttributeLimits, limit_decoded
+from apps.ingest.scrub import Scrubber
+from apps.logs.writers import write_logs
+from apps.metrics.writers import write_metrics
 from apps.otlp.types import Decoded
 from apps.tracing.writers import write_spans
 
@@ -35,6 +39,10 @@ class Signal:
 SIGNALS = {
     "traces": Signal(
         "traces", decode_protobuf.decode_traces, decode_json.decode_traces, decode_protobuf.decode_traces_message
+    ),
+    "logs": Signal("logs", decode_protobuf.decode_logs, decode_json.decode_logs, decode_protobuf.decode_logs_message),
+    "metrics": Signal(
+        "metrics", decode_protobuf.decode_metrics, decode_json.decode_metrics, decode_protobuf.decode_metrics_message
     ),
 }
 
@@ -60,6 +68,18 @@ def _reject_outside_retention(decoded: Decoded) -> None:
         decoded.spans = kept
 
 
+_local = threading.local()
+
+
+def scrubber() -> Scrubber:
+    """One scrubber per worker thread: it keeps per-request state and warm caches, so it is not shared."""
+    found: Scrubber | None = getattr(_local, "scrubber", None)
+    if found is None:
+        found = Scrubber(scrub_ips=settings.VIGIL_SCRUB_CLIENT_IPS)
+        _local.scrubber = found
+    return found
+
+
 def attribute_limits() -> AttributeLimits:
     return AttributeLimits(
         count=settings.VIGIL_ATTRIBUTE_COUNT_LIMIT, value_length=settings.VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT
@@ -70,6 +90,7 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
+    scrubber().scrub_decoded(decoded)  # before anything is written
     accepted = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -80,6 +101,15 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
         if decoded.spans:
             write_spans(principal.organization_id, principal.project_id, decoded.spans)
             accepted += len(decoded.spans)
+        if decoded.logs:
+            write_logs(principal.organization_id, principal.project_id, decoded.logs)
+            accepted += len(decoded.logs)
+        if decoded.metrics:
+            written = write_metrics(principal.organization_id, principal.project_id, decoded.metrics)
+            accepted += len(decoded.metrics) - written.rejected
+            if written.rejected:  # new series beyond the project's cap: partial success naming the metrics
+                decoded.rejected += written.rejected
+                decoded.rejection_reason = "; ".join(m for m in (decoded.rejection_reason, written.message) if m)
     return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
 
 

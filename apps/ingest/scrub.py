@@ -38,9 +38,11 @@ Only the sensitive part of a string is replaced: ``/v1/pay?api_key=abc&page=2`` 
 ``/v1/pay?api_key=[REDACTED:api_key]&page=2``. Strings that already consist of one
 redaction token are left alone, so scrubbing twice changes nothing.
 
-Speed: most values are clean, so each string first meets one combined pre-check (a 4+4 digit run,
-``@``, ``=``, ``eyJ``, ``earer``, an IBAN-like ``[A-Z]{2}\\d\\d``, a few secret words) and the expensive
-expressions run only when it hits. Key decisions are cached per key. See bench/bench_scrub.py.
+Speed: most values are clean, so every detector sits behind a cheap guard (``'=' in s``, ``'@' in s``,
+``'eyJ' in s``, a lower-case word check for ``earer``/``uthori``/``pass``/``token``/``key``..., a 4+4 digit
+run, an IBAN-like ``[A-Z]{2}\\d\\d``) and the expensive expressions run only when it hits. Key decisions
+are cached per key, and values found clean are remembered per key kind (bounded, never a value that was
+changed), because most attribute values repeat. See bench/bench_scrub.py and docs/benchmarks.md.
 
 Custom rules (``ScrubRule``) are checked first: key rules win over the default key names, regex rules
 run on every string value before the default detectors. Regexes are validated when the rule is
@@ -55,6 +57,7 @@ import base64
 import binascii
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -62,6 +65,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, unquote_plus
 
 if TYPE_CHECKING:
     from apps.otlp.types import Decoded, LogRecord, MetricPoint, Resource, Span
@@ -235,6 +239,7 @@ _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "secret", "passphrase"
 _PASSWORD_SUFFIXES = frozenset({"hash", "confirmation", "confirm", "value", "plain", "plaintext", "again"})
 
 
+@functools.lru_cache(maxsize=4096)
 def _classify_name(name: str) -> str | None:
     """The category a key name (one segment) implies: ``authorization``, ``api_key``, ``secret`` or None."""
     words = _words(name)
@@ -255,6 +260,18 @@ def _classify_name(name: str) -> str | None:
         or (last in _PASSWORD_SUFFIXES and prev in _PASSWORD_WORDS)
     ):
         category = "secret"
+    return category
+
+
+@functools.lru_cache(maxsize=4096)
+def _param_category(name: str) -> str | None:
+    """The category of a URL query/fragment parameter's value, by the parameter's name."""
+    normalized = unquote_plus(name).lower().strip().removesuffix("[]").replace("-", "_").replace(".", "_")
+    if normalized in _URL_SECRET_PARAMS:
+        return "api_key"
+    category = _classify_name(normalized)
+    if category in ("api_key", "authorization"):
+        return "api_key"
     return category
 
 
@@ -368,19 +385,25 @@ class _KeyInfo:
     ip_exempt: bool = False
     no_card: bool = False
 
+    mode: int = dataclasses.field(default=0, init=False, compare=False)  # the five flags above as one number
+
+    MODES = 32
+
+    def __post_init__(self) -> None:
+        flags = (self.url, self.query_start, self.ip_key, self.ip_exempt, self.no_card)
+        object.__setattr__(self, "mode", sum(1 << index for index, flag in enumerate(flags) if flag))
+
 
 _FREE_TEXT = _KeyInfo(None, None)
+_CLEAN_CACHE_ENTRIES = 50_000
+_CLEAN_CACHE_MAX_LENGTH = 512
 
 
 # --------------------------------------------------------------------------------------------------
 # value detectors
 
-_QUICK_BASE = (
-    r"\d{4}[ -]?\d{4}|[A-Z]{2}\d\d|[@=]|eyJ|[Ee][Aa][Rr][Ee][Rr]|[Aa][Uu][Tt][Hh][Oo][Rr][Ii]"
-    r"|[Pp][Aa][Ss][Ss]|[Pp][Ww][Dd]|[Ss][Ee][Cc][Rr][Ee][Tt]|[Tt][Oo][Kk][Ee][Nn]|[Kk][Ee][Yy]\W"
-    r"|[Ss][Ee][Ss][Ss][Ii][Oo][Nn]|[Cc][Rr][Ee][Dd][Ee][Nn]"
-)
-_QUICK_IP = r"|\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:"
+_IP_QUICK = re.compile(r"\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:")
+_KV_WORDS = ("pass", "pwd", "secret", "token", "key", "sess", "creden")
 
 # name=value / name: value / "name": "value" in free text (log lines, SQL, JSON in strings).
 _KV_NAMES = (
@@ -525,9 +548,13 @@ class Scrubber:
         self._secret = bytes(hash_secret)
         self._key_rules = [rule for rule in rules if rule.kind == "key"]
         self._regex_rules = [rule for rule in rules if rule.kind == "regex"]
-        self._quick = re.compile(_QUICK_BASE + (_QUICK_IP if scrub_ips else ""))
         self._min_len = 1 if self._regex_rules else 3 if scrub_ips else 6
         self._keys: dict[str, _KeyInfo] = {}
+        # Values found clean, per key mode: most attribute values repeat (methods, routes, statements,
+        # user agents), so the second sighting costs one set lookup. Values that were changed are never
+        # kept, so no PII stays here.
+        self._clean: list[set[str]] = [set() for _ in range(_KeyInfo.MODES)]
+        self._clean_size = 0
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
 
     # ----- tokens
@@ -656,13 +683,25 @@ class Scrubber:
     # ----- strings
 
     def _string(self, s: str, info: _KeyInfo) -> str:
+        clean = self._clean[info.mode]
+        if s in clean:
+            return s
         out = s
         for rule in self._regex_rules:
             out = self._apply_custom(rule, out)
-        if (info.ip_key or self._quick.search(out) is not None) and not _TOKEN_RE.fullmatch(out):
+        if _TOKEN_RE.fullmatch(out) is None:
             out = self._credentials(out, info)
             out = self._patterns(out, info)
-        return s if out == s else out
+        if out != s:
+            return out
+        if len(s) <= _CLEAN_CACHE_MAX_LENGTH:
+            self._clean_size += 1
+            if self._clean_size > _CLEAN_CACHE_ENTRIES:
+                for cached in self._clean:
+                    cached.clear()
+                self._clean_size = 1
+            clean.add(s)
+        return s
 
     def _credentials(self, out: str, info: _KeyInfo) -> str:
         """Things recognised by a name next to them: URL parameters, ``name=value``, ``Authorization:``."""
@@ -671,18 +710,19 @@ class Scrubber:
                 out = _PARAM_RE.sub(self._param_sub, out) if info.query_start else self._url_params(out)
             elif "?" in out or "&" in out or "#" in out or ";" in out:
                 out = _PARAM_FREE_RE.sub(self._param_sub, out)
-        if "=" in out or ":" in out:
+        lower = out.lower()
+        if any(word in lower for word in _KV_WORDS) and ("=" in out or ":" in out):
             out = _KV_RE.sub(self._kv_sub, out)
-            if "uthori" in out or "UTHORI" in out:
-                out = _AUTH_RE.sub(self._auth_sub, out)
+        if "uthori" in lower:
+            out = _AUTH_RE.sub(self._auth_sub, out)
         if "@" in out and "://" in out:
             out = _USERINFO_RE.sub(self._userinfo_sub, out)
+        if "earer" in lower:
+            out = _BEARER_RE.sub(self._bearer_sub, out)
         return out
 
     def _patterns(self, out: str, info: _KeyInfo) -> str:
-        """Things recognised by their own shape: bearer tokens, JWTs, emails, IBANs, cards, IPs."""
-        if "earer" in out or "EARER" in out:
-            out = _BEARER_RE.sub(self._bearer_sub, out)
+        """Things recognised by their own shape: JWTs, emails, IBANs, cards, IPs."""
         if "eyJ" in out:
             out = _JWT_RE.sub(self._jwt_sub, out)
         if "@" in out:
@@ -691,7 +731,7 @@ class Scrubber:
             out = _IBAN_RE.sub(self._iban_sub, out)
         if not info.no_card and _CARD_QUICK.search(out):
             out = _DIGIT_RUN_RE.sub(self._card_sub, out)
-        if self.scrub_ips and not info.ip_exempt:
+        if self.scrub_ips and not info.ip_exempt and (info.ip_key or _IP_QUICK.search(out)):
             out = self._ips(out, info)
         return out
 
@@ -730,14 +770,8 @@ class Scrubber:
         name, value = match.group(1), match.group(2)
         if not value or _TOKEN_RE.fullmatch(value):
             return match.group(0)
-        from urllib.parse import quote, unquote_plus
-
-        normalized = unquote_plus(name).lower().strip().removesuffix("[]").replace("-", "_").replace(".", "_")
-        if normalized in _URL_SECRET_PARAMS:
-            return f"{name}={self._token('api_key', unquote_plus(value))}"
-        category = _classify_name(normalized)
+        category = _param_category(name)
         if category is not None:
-            category = "api_key" if category in ("api_key", "authorization") else category
             return f"{name}={self._token(category, unquote_plus(value))}"
         if "%" in value or "+" in value:
             decoded = unquote_plus(value)

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.otlp",
     "apps.tracing",
+    "apps.logs",
+    "apps.metrics",
     "apps.ingest",
     "apps.audit",
     "apps.tenants",
@@ -260,8 +262,12 @@ VIGIL_PENDING_EDGE_SECONDS = env_int("VIGIL_PENDING_EDGE_SECONDS", 3600)
 VIGIL_PARTITION_DAYS_AHEAD = env_int("VIGIL_PARTITION_DAYS_AHEAD", 3)
 # Used for the partitions of a table when no project exists yet.
 VIGIL_DEFAULT_RETENTION_DAYS = env_int("VIGIL_DEFAULT_RETENTION_DAYS", 15)
+# PII scrubbing at ingest: client IP addresses are kept unless this is on.
+VIGIL_SCRUB_CLIENT_IPS = env_bool("VIGIL_SCRUB_CLIENT_IPS", False)
 VIGIL_ATTRIBUTE_COUNT_LIMIT = env_int("VIGIL_ATTRIBUTE_COUNT_LIMIT", 128)
 VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT = env_int("VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 32_768)
+# Distinct metric series one project may have; points of new series beyond it are rejected (partial success).
+VIGIL_METRICS_MAX_SERIES_PER_PROJECT = env_int("VIGIL_METRICS_MAX_SERIES_PER_PROJECT", 100_000)
 
 LOGGING = {
     "version": 1,

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from apps.ingest.scrub import ScrubRule, Scrubber, compile_custom_regex, is_secret_key
+from apps.ingest.scrub import Scrubber, ScrubRule, compile_custom_regex, is_secret_key
 from apps.otlp.types import Exemplar, LogRecord, MetricPoint, Resource, Scope, Span, SpanEvent, SpanLink
 
 CARD = "4111 1111 1111 1111"
@@ -59,14 +59,30 @@ def make_log(body, attributes: dict | None = None, resource: Resource | None = N
         ),
         ("http.target", "/search?page=2&sort=asc&token=t0ps3cret", "/search?page=2&sort=asc&token=[REDACTED:api_key]"),
         ("url.query", "access_token=xyz987654&lang=en", "access_token=[REDACTED:api_key]&lang=en"),
-        ("http.url", "https://x.example.com/cb#access_token=abc123&state=s1", "https://x.example.com/cb#access_token=[REDACTED:api_key]&state=s1"),
-        ("url.full", "https://x.example.com/login?next=%2Fhome&password=hunter2", "https://x.example.com/login?next=%2Fhome&password=[REDACTED:secret]"),
-        ("url.full", "https://x.example.com/u?email=bob%40example.com&x=1", "https://x.example.com/u?email=[REDACTED:email]&x=1"),
+        (
+            "http.url",
+            "https://x.example.com/cb#access_token=abc123&state=s1",
+            "https://x.example.com/cb#access_token=[REDACTED:api_key]&state=s1",
+        ),
+        (
+            "url.full",
+            "https://x.example.com/login?next=%2Fhome&password=hunter2",
+            "https://x.example.com/login?next=%2Fhome&password=[REDACTED:secret]",
+        ),
+        (
+            "url.full",
+            "https://x.example.com/u?email=bob%40example.com&x=1",
+            "https://x.example.com/u?email=[REDACTED:email]&x=1",
+        ),
         ("http.target", "/app;jsessionid=ABCDEF0123?tab=1", "/app;jsessionid=[REDACTED:secret]?tab=1"),
         ("url.full", "https://user:pa55word@example.com/x?y=1", "https://user:[REDACTED:secret]@example.com/x?y=1"),
-        ("body", "GET /v1/items?api_key=k_live_123456&page=2 200", "GET /v1/items?api_key=[REDACTED:api_key]&page=2 200"),
+        (
+            "body",
+            "GET /v1/items?api_key=k_live_123456&page=2 200",
+            "GET /v1/items?api_key=[REDACTED:api_key]&page=2 200",
+        ),
     ],
-)  # fmt: skip
+)
 def test_url_only_sensitive_params_are_redacted(key: str, value: str, expected: str) -> None:
     assert Scrubber().scrub_value(key, value) == expected
 
@@ -129,19 +145,49 @@ def test_scrubbing_twice_changes_nothing() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "db.password", "userPassword", "passwd", "pwd", "client_secret", "oauth.clientSecret", "token",
-     "refresh_token", "http.request.header.cookie", "http.response.header.set-cookie", "session", "sessionid",
-     "credentials", "private_key", "http.request.header.x-api-key", "app.API_KEY", "apikey", "Authorization"],
-)  # fmt: skip
+    [
+        "password",
+        "db.password",
+        "userPassword",
+        "passwd",
+        "pwd",
+        "client_secret",
+        "oauth.clientSecret",
+        "token",
+        "refresh_token",
+        "http.request.header.cookie",
+        "http.response.header.set-cookie",
+        "session",
+        "sessionid",
+        "credentials",
+        "private_key",
+        "http.request.header.x-api-key",
+        "app.API_KEY",
+        "apikey",
+        "Authorization",
+    ],
+)
 def test_secret_key_names(key: str) -> None:
     assert is_secret_key(key)
 
 
 @pytest.mark.parametrize(
     "key",
-    ["token_count", "tokens", "gen_ai.usage.input_tokens", "gen_ai.request.max_tokens", "llm.token_count.prompt",
-     "http.status_code", "cache.key", "session.id", "next_page_token", "password_policy", "k8s.secret.name", "primary_key"],
-)  # fmt: skip
+    [
+        "token_count",
+        "tokens",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.request.max_tokens",
+        "llm.token_count.prompt",
+        "http.status_code",
+        "cache.key",
+        "session.id",
+        "next_page_token",
+        "password_policy",
+        "k8s.secret.name",
+        "primary_key",
+    ],
+)
 def test_not_secret_key_names(key: str) -> None:
     assert not is_secret_key(key)
 
@@ -347,13 +393,17 @@ def test_clean_span_is_unchanged() -> None:
     ("body", "expected", "count"),
     [
         ("login failed for bob@example.com", "login failed for [REDACTED:email]", 1),
-        ({"user": "bob@example.com", "password": "x", "n": 1}, {"user": "[REDACTED:email]", "password": "[REDACTED:secret]", "n": 1}, 2),
+        (
+            {"user": "bob@example.com", "password": "x", "n": 1},
+            {"user": "[REDACTED:email]", "password": "[REDACTED:secret]", "n": 1},
+            2,
+        ),
         (["bob@example.com", 1, {"card": CARD}], ["[REDACTED:email]", 1, {"card": "[REDACTED:card]"}], 2),
         (4111111111111111, 4111111111111111, 0),
         (None, None, 0),
         ({"$bytes": "Ym9iQGV4YW1wbGUuY29t"}, {"$bytes": "Ym9iQGV4YW1wbGUuY29t"}, 0),
     ],
-)  # fmt: skip
+)
 def test_scrub_log_body_types(body, expected, count: int) -> None:
     log = make_log(body, {"enduser.id": "carol@example.org"})
     assert Scrubber().scrub_log(log) == count + 1

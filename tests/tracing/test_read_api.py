@@ -8,11 +8,11 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from tests.conftest import Tenant, session_client
-from tests.ingest.test_otlp_traces_sdk import _shutdown_providers, ingest_key, produce_trace, providers  # noqa: F401
+from tests.otel_traffic import produce_trace, providers
 
 
 @pytest.fixture
-def shop(alice: Tenant, asgi_url: str, ingest_key: str) -> dict[str, Any]:  # noqa: F811
+def shop(alice: Tenant, asgi_url: str, ingest_key: str) -> dict[str, Any]:
     exporter = OTLPSpanExporter(endpoint=f"{asgi_url}/v1/traces", headers={"Authorization": f"Bearer {ingest_key}"})
     made, sent = providers(exporter)
     for _ in range(3):

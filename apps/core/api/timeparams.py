@@ -6,7 +6,8 @@ nanoseconds (``1748779200000000000``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
@@ -14,6 +15,7 @@ from rest_framework import exceptions
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS = 2**63 - 1
+MAX_LIMIT = 1000
 
 
 def _invalid(name: str, message: str) -> exceptions.ValidationError:
@@ -47,11 +49,23 @@ def ns_to_datetime(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """``from``/``to`` of a request; unpacks as ``start, end = window``."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def __iter__(self) -> Iterator[datetime | None]:
+        return iter((self.start, self.end))
+
+
 def time_range(
-    params: Mapping[str, str], default: timedelta | None = None, now: datetime | None = None
-) -> tuple[datetime | None, datetime | None]:
-    """``from`` and ``to`` (either may be missing); with ``default``, a missing ``from`` is ``to - default``
-    and a missing ``to`` is now. ``from`` must come before ``to``."""
+    params: Mapping[str, str], default: timedelta | None = timedelta(hours=1), now: datetime | None = None
+) -> TimeWindow:
+    """``from`` and ``to``. With ``default`` (an hour unless told), a missing ``to`` is now and a missing
+    ``from`` is ``to - default``; with ``default=None`` a missing bound stays None (unbounded).
+    ``from`` must come before ``to``."""
     start = ns_to_datetime(parse_time_ns("from", params["from"])) if params.get("from") else None
     end = ns_to_datetime(parse_time_ns("to", params["to"])) if params.get("to") else None
     if default is not None:
@@ -59,7 +73,7 @@ def time_range(
         start = start or end - default
     if start is not None and end is not None and start >= end:
         raise _invalid("from", "from must be before to.")
-    return start, end
+    return TimeWindow(start, end)
 
 
 def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -73,3 +87,8 @@ def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high
     if not low <= number <= high:
         raise _invalid(name, f"must be between {low} and {high}.")
     return number
+
+
+def limit_param(params: Mapping[str, str], default: int = 100, maximum: int = MAX_LIMIT) -> int:
+    """``limit``: 1..``maximum`` (1000 unless told), ``default`` when absent."""
+    return parse_int(params, "limit", default, 1, maximum)

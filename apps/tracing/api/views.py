@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -11,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api.timeparams import limit_param, time_range
+from apps.core.api.timeparams import parse_int, time_range
 from apps.core.api.viewsets import TenantScopedViewSet
 from apps.tracing import queries
 
@@ -55,22 +56,33 @@ def _milliseconds(params: Any, name: str) -> int | None:
     return int(value * 1e6)
 
 
+_DEFAULT_RANGE = timedelta(hours=1)
+
+
+def window(params: Any) -> tuple[datetime, datetime]:
+    """``from``/``to`` with the default range: the last hour."""
+    start, end = time_range(params, default=_DEFAULT_RANGE)
+    assert start is not None  # a default range fills both
+    assert end is not None
+    return start, end
+
+
 def trace_filter(params: Any) -> queries.TraceFilter:
-    window = time_range(params)
+    start, end = window(params)
     status = params.get("status") or None
     if status not in (None, "error", "ok", "unset"):
         raise exceptions.ValidationError({"status": ["status is error, ok or unset."]})
     attributes = tuple((key[5:], value) for key, value in params.items() if key.startswith("attr.") and key[5:])
     return queries.TraceFilter(
-        start=window.start,
-        end=window.end,
+        start=start,
+        end=end,
         service=params.get("service") or None,
         operation=params.get("operation") or None,
         min_duration_ns=_milliseconds(params, "min_duration_ms"),
         max_duration_ns=_milliseconds(params, "max_duration_ms"),
         status=status,
         attributes=attributes,
-        limit=limit_param(params, default=50),
+        limit=parse_int(params, "limit", 50, 1, 1000),
     )
 
 
@@ -109,25 +121,25 @@ class ServiceViewSet(_ProjectTelemetry):
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Services with request rate, error rate and p50/p95/p99, from the rollups."""
-        window = time_range(request.query_params)
-        rows = queries.services(self.access.organization_id, self.project_id, window.start, window.end)
-        return Response({"from": window.start, "to": window.end, "results": rows})
+        start, end = window(request.query_params)
+        rows = queries.services(self.access.organization_id, self.project_id, start, end)
+        return Response({"from": start, "to": end, "results": rows})
 
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
     def operations(self, request: Request, organization_slug: str, project_slug: str, service: str) -> Response:
         """The service's operations (span name and kind) with the same measures."""
-        window = time_range(request.query_params)
+        start, end = window(request.query_params)
         if not queries.service_exists(self.access.organization_id, self.project_id, service):
             raise exceptions.NotFound(f"No service named {service!r} has sent telemetry to this project.")
-        rows = queries.operations(self.access.organization_id, self.project_id, service, window.start, window.end)
-        return Response({"service": service, "from": window.start, "to": window.end, "results": rows})
+        rows = queries.operations(self.access.organization_id, self.project_id, service, start, end)
+        return Response({"service": service, "from": start, "to": end, "results": rows})
 
 
 class ServiceMapViewSet(_ProjectTelemetry):
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Services and their dependencies with call rate, error rate and p95 per edge."""
-        window = time_range(request.query_params)
-        graph = queries.service_map(self.access.organization_id, self.project_id, window.start, window.end)
-        return Response({"from": window.start, "to": window.end, **graph})
+        start, end = window(request.query_params)
+        graph = queries.service_map(self.access.organization_id, self.project_id, start, end)
+        return Response({"from": start, "to": end, **graph})
