@@ -52,7 +52,7 @@ from apps.otlp.types import (
     SpanEvent,
     SpanLink,
 )
-from apps.otlp.values import bytes_value
+from apps.otlp.values import bytes_value, double_value
 
 __all__ = ["decode_logs", "decode_metrics", "decode_traces"]
 
@@ -473,7 +473,7 @@ def any_value(v: Any, depth: int, where: str) -> Any:  # noqa: PLR0912 (one flat
                 raise _bad(where, "boolValue", x)
             result = x
         elif kind == _DOUBLE:
-            result = _double(x, where)
+            result = double_value(_double(x, where))
         elif kind in (_ARRAY, _KVLIST):
             if depth >= MAX_ANY_DEPTH:
                 raise too_deep(where)

@@ -51,7 +51,7 @@ from apps.otlp.types import (
     SpanEvent,
     SpanLink,
 )
-from apps.otlp.values import bytes_value
+from apps.otlp.values import bytes_value, double_value
 
 __all__ = [
     "MAX_ANY_DEPTH",
@@ -225,7 +225,7 @@ def any_value(v: Any, depth: int, where: str) -> Any:  # noqa: PLR0911 (one flat
     if which == "bool_value":
         return v.bool_value
     if which == "double_value":
-        return v.double_value
+        return double_value(v.double_value)
     if which == "array_value":
         if depth >= MAX_ANY_DEPTH:
             raise too_deep(where)
@@ -274,7 +274,7 @@ def _kv(raw: bytes, cache: dict[bytes, tuple[str, Any]], where: str) -> tuple[st
                         if q + 1 == n and raw[q] < 0x80:
                             value = raw[q] != 0
                     elif tag == 0x21 and q + 8 == n:  # double_value
-                        value = _unpack_double(raw, q)[0]
+                        value = double_value(_unpack_double(raw, q)[0])
                 if value is not _NO_FAST_PATH:
                     result = (key, value)
                     cache[raw] = result

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DataError, InterfaceError, OperationalError, close_old_connections
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
@@ -44,7 +44,10 @@ def _export(
     except ratelimit.RateLimited as exc:
         context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "This project sends more than its ingest rate limit.")
-    except DatabaseError:
+    except DataError as exc:  # a value PostgreSQL refuses: retrying would fail the same way
+        logger.error("ingest refused: the database rejected a value", exc_info=True)
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"A value cannot be stored: {exc}".splitlines()[0])
+    except (OperationalError, InterfaceError):
         logger.warning("ingest refused: database unavailable or slow", exc_info=True)
         context.set_trailing_metadata((("retry-after", str(settings.VIGIL_INGEST_RETRY_AFTER_SECONDS)),))
         context.abort(grpc.StatusCode.UNAVAILABLE, "The database is unavailable or slow; nothing was stored.")

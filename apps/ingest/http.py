@@ -19,7 +19,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DataError, InterfaceError, OperationalError, close_old_connections
 
 from apps.core.request_stats import REQUEST_STATS
 from apps.ingest import pipeline, ratelimit
@@ -125,7 +125,10 @@ async def _handle(scope: Scope, receive: Receive, signal: str, headers: dict[str
         raise Refusal(400, str(exc)) from exc
     except ratelimit.RateLimited as exc:
         raise Refusal(429, "This project sends more than its ingest rate limit; slow down.", exc.retry_after) from exc
-    except DatabaseError as exc:
+    except DataError as exc:  # a value PostgreSQL refuses: retrying would fail the same way
+        logger.error("ingest refused: the database rejected a value", exc_info=True)
+        raise Refusal(400, f"A value in the request cannot be stored: {exc}".splitlines()[0]) from exc
+    except (OperationalError, InterfaceError) as exc:
         logger.warning("ingest refused: database unavailable or slow", exc_info=True)
         raise Refusal(503, "The database is unavailable or slow; nothing was stored. Retry later.", retry) from exc
     finally:
