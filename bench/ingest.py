@@ -391,6 +391,55 @@ def summarize_profile(raw: Path, top: int = 22) -> list[str]:
     return lines
 
 
+def explain_writer(template: ingest_load.Template, tenant: tuple[int, int], runs: int = 3) -> list[str]:
+    """EXPLAIN ANALYZE of the writer's insert-and-roll-up statement on one fresh batch (rolled back).
+
+    Run after the load, so the rollup rows of the current minute exist (upserts conflict, as in a
+    steady stream). Returns the time of each CTE of the last run, largest first.
+    """
+    import re
+
+    from django.db import connection, connections, transaction
+
+    from apps.ingest import decode_protobuf
+    from apps.otlp.resources import Fingerprints
+    from apps.tracing import writers
+
+    patcher = ingest_load.Patcher(template)
+    lines: list[str] = []
+    for _ in range(runs):
+        decoded = decode_protobuf.decode_traces(patcher.make(time.time_ns()))
+        with transaction.atomic():
+            fingerprints = Fingerprints()
+            rows = [writers.span_row(*tenant, s, fingerprints.of(s.resource)) for s in decoded.spans]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {writers.STAGE} (LIKE tracing_span INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                columns = ", ".join(writers.COLUMNS)
+                with cursor.copy(f"COPY {writers.STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(list(writers._TYPES))
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + writers._INSERT_AND_ROLL_UP)
+                lines = [r[0] for r in cursor.fetchall()]
+            transaction.set_rollback(True)
+    connections.close_all()
+    total = next((float(m[1]) for line in lines if (m := re.search(r"Execution Time: ([\d.]+)", line))), 0.0)
+    ctes: list[tuple[float, str]] = []
+    for i, line in enumerate(lines):
+        name = re.match(r"\s*CTE (\w+)$", line)
+        if name and i + 1 < len(lines):
+            timing = re.search(r"actual time=[\d.]+\.\.([\d.]+)", lines[i + 1])
+            if timing:
+                ctes.append((float(timing[1]), name[1]))
+    spans = len(rows)
+    out = [f"writer statement (insert + rollups) on {spans} spans: {total:.1f} ms = {total * 1000 / spans:.0f} µs/span"]
+    out += [f"  CTE {name:<12} {ms:7.1f} ms  {ms / total:6.1%}" for ms, name in sorted(ctes, reverse=True) if total]
+    return out
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -583,6 +632,7 @@ class Bench:
         profile_lines: list[str] = []
         if args.profile > 0:
             profile_lines = self.profile(var)
+        explain_lines = explain_writer(templates[0], (organization_id, project_id)) if args.explain else []
 
         sizes = _sizes(database_url, project_id)
         spans_stored = sizes["tracing_span"][0]
@@ -617,7 +667,7 @@ class Bench:
             f"target (>= {TARGET_DURABLE:,} spans/s durable and >= {TARGET_RATIO} of bare COPY): "
             f"{'met' if met else 'NOT met'}; goal {GOAL:,} spans/s: {'met' if best.durable_rate >= GOAL else 'not met'}"
         )
-        for line in profile_lines:
+        for line in [*profile_lines, "", *explain_lines]:
             print(line)
         if spans_stored != self.acknowledged:
             print(f"FAILURE: {self.acknowledged:,} spans were acknowledged but {spans_stored:,} are stored")
@@ -638,6 +688,8 @@ class Bench:
             command.append("--subprocesses")
         if self.args.profile_native:
             command.append("--native")
+        if not self.args.profile_all_threads:
+            command.append("--gil")
         spy_log = (var / "py-spy.log").open("wb")
         spy_process = subprocess.Popen(command, stdout=spy_log, stderr=spy_log, start_new_session=True)
         self.cleanups.append(lambda: stop_process(spy_process))
@@ -647,7 +699,8 @@ class Bench:
         print(f"\nprofile pass (max load under py-spy, not in the table): {row.durable_rate:,.0f} spans/s", flush=True)
         if not raw.exists():
             return [f"profile: py-spy wrote nothing; see {var / 'py-spy.log'}"]
-        return ["", f"py-spy profile of the server under max load ({raw}):", *summarize_profile(raw)]
+        mode = "all busy threads" if self.args.profile_all_threads else "the thread holding the GIL"
+        return ["", f"py-spy profile of the server under max load ({raw}; samples of {mode}):", *summarize_profile(raw)]
 
     def _stop_loadgen(self) -> None:
         if self.loadgen is None:
@@ -692,6 +745,14 @@ def main() -> int:
     parser.add_argument("--copy-seconds", type=float, default=10, help="length of each bare-COPY run (0: skip)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the server for this many seconds at max load")
     parser.add_argument("--profile-native", action="store_true", help="include native frames in the profile")
+    parser.add_argument(
+        "--profile-all-threads",
+        action="store_true",
+        help="sample every busy thread (default: only the thread holding the GIL, i.e. where Python CPU goes)",
+    )
+    parser.add_argument(
+        "--no-explain", dest="explain", action="store_false", help="skip EXPLAIN ANALYZE of the writer statement"
+    )
     parser.add_argument(
         "--rerun-foreign", type=float, default=0.35, help="rerun a step once if other work used more cores"
     )

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.tracing.api.urls")),
+    path("", include("apps.ingest.api.urls")),
     path("", include("apps.logs.api.urls")),
     path("", include("apps.metrics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("", include("apps.accounts.urls", namespace="accounts")),
     path("", include("apps.tenants.urls", namespace="tenants")),
     path("", include("apps.audit.urls", namespace="audit")),
+    path("", include("apps.ingest.urls", namespace="ingest")),
 ]
 
 handler400 = errors.bad_request

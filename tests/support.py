@@ -20,6 +20,8 @@ from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
 from apps.audit.services import record
 from apps.core.access import resolve_access
+from apps.ingest.models import ScrubRule
+from apps.ingest.services import create_scrub_rule
 from apps.otlp.types import Resource as OtlpResource
 from apps.otlp.types import Scope, Span
 from apps.tenants import services as tenant_services
@@ -130,6 +132,10 @@ def _audit_entry(tenant: Tenant, user: Any) -> AuditEntry:
     return record(tenant.organization.pk, Action.PROJECT_UPDATED, actor=tenant.owner, target=tenant.project)
 
 
+def _scrub_rule(tenant: Tenant, user: Any) -> ScrubRule:
+    return create_scrub_rule(tenant.organization.pk, tenant.project.pk, tenant.owner, kind="key", pattern="ssn")
+
+
 # Model -> a function making one row of it in the tenant (belonging to ``user`` where rows are per user).
 # A new endpoint over a new model fails the isolation suite until its factory is added here.
 OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
@@ -140,6 +146,7 @@ OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
     IngestKey: _ingest_key,
     ApiToken: _api_token,
     AuditEntry: _audit_entry,
+    ScrubRule: _scrub_rule,
 }
 
 

@@ -18,6 +18,7 @@ from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
 from apps.audit.queries import CSV_COLUMNS
 from apps.audit.services import Origin, record
+from apps.ingest.models import ScrubRule
 from apps.tenants import services as tenant_services
 from apps.tenants.models import Invitation, Membership, Project
 from apps.tenants.roles import Role
@@ -345,6 +346,30 @@ def test_api_token_created_and_revoked(bob: Tenant) -> None:
     assert api(user).post(f"{base}{token.pk}/revoke/").status_code == 200
     token.refresh_from_db()
     expect(Action.API_TOKEN_REVOKED, bob.organization.pk, actor=user, target=token, before={"prefix": token.prefix})
+
+
+def test_scrub_rule_created_and_deleted(bob: Tenant) -> None:
+    admin = bob.members[Role.ADMIN]
+    base = f"/api/v1/orgs/{bob.slug}/projects/{bob.project.slug}/scrub-rules/"
+    body = {"kind": "key", "pattern": "customer.ssn", "action": "hash", "category": "ssn"}
+    response = api(admin).post(base, body, format="json")
+    assert response.status_code == 201, response.content
+    rule = ScrubRule.objects.for_organization(bob.organization.pk).get(pk=response.json()["id"])
+    expect(
+        Action.SCRUB_RULE_CREATED,
+        bob.organization.pk,
+        actor=admin,
+        target=rule,
+        after={"project_id": bob.project.pk, **body},
+    )
+    assert api(admin).delete(f"{base}{rule.pk}/").status_code == 204
+    expect(
+        Action.SCRUB_RULE_DELETED,
+        bob.organization.pk,
+        actor=admin,
+        target_type="scrubrule",
+        before={"project_id": bob.project.pk, "kind": "key", "pattern": "customer.ssn", "action": "hash"},
+    )
 
 
 # --- The audit API ----------------------------------------------------------------------------------------------------

@@ -46,7 +46,14 @@ OWN_DATA = {"api:organization-list"}
 
 # A body valid for every write endpoint (serializers ignore fields they do not know), so write requests get
 # past validation to the object lookup and the owner's control requests really succeed.
-BODY = {"name": "Renamed", "role": "viewer", "email": "new-person@example.org", "scopes": ["org:read"]}
+BODY = {
+    "name": "Renamed",
+    "role": "viewer",
+    "email": "new-person@example.org",
+    "scopes": ["org:read"],
+    "kind": "key",
+    "pattern": "ssn",
+}
 
 
 def call(client: APIClient, method: str, url: str) -> Any:

@@ -23,3 +23,5 @@ class Action(StrEnum):
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
     AUDIT_EXPORTED = "audit.exported"
+    SCRUB_RULE_CREATED = "scrub_rule.created"
+    SCRUB_RULE_DELETED = "scrub_rule.deleted"

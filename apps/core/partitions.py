@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 
+_PARTITION_LOCK = 0x76696769  # an arbitrary constant naming "partition DDL" among advisory locks
 _NAME = re.compile(r"^(?P<table>[a-z_]+)_p(?P<day>\d{8})$")
 
 
@@ -48,6 +49,9 @@ def ensure_partitions(table: str, first: date, last: date) -> list[str]:
     """Create the daily partitions of ``table`` for ``first``..``last`` (inclusive) that are missing."""
     created = []
     with connection.cursor() as cursor:
+        # CREATE ... IF NOT EXISTS is not safe against a concurrent twin (one fails with "already exists"):
+        # writers creating the same day's partitions queue on this lock until the first one commits.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])
         day = first
         while day <= last:
             name = partition_name(table, day)

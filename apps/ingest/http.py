@@ -155,6 +155,10 @@ async def otlp_http_app(scope: Scope, receive: Receive, send: Send) -> None:
             extra.append((b"retry-after", str(refusal.retry_after).encode()))
         if status == 405:
             extra.append((b"allow", b"POST"))
+    except Exception:  # a bug: answer in the OTLP error shape, log it, never show a trace
+        logger.exception("ingest failed unexpectedly")
+        status, media = 500, JSON if "json" in headers.get("content-type", "") else "application/x-protobuf"
+        body = status_body(media, 13, "Internal error while ingesting; it has been logged.")
     response_headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": response_headers})
     await send({"type": "http.response.body", "body": body})

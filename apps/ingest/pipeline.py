@@ -6,6 +6,7 @@ Both transports (OTLP/HTTP views and the gRPC servicer) call ``ingest_request`` 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from apps.ingest.auth import IngestPrincipal
 from apps.ingest.body import JSON
 from apps.ingest.limits import AttributeLimits, limit_decoded
 from apps.ingest.scrub import Scrubber
+from apps.ingest.services import rules_of_project
 from apps.logs.writers import write_logs
 from apps.metrics.writers import write_metrics
 from apps.otlp.types import Decoded
@@ -71,13 +73,22 @@ def _reject_outside_retention(decoded: Decoded) -> None:
 _local = threading.local()
 
 
-def scrubber() -> Scrubber:
-    """One scrubber per worker thread: it keeps per-request state and warm caches, so it is not shared."""
-    found: Scrubber | None = getattr(_local, "scrubber", None)
-    if found is None:
-        found = Scrubber(scrub_ips=settings.VIGIL_SCRUB_CLIENT_IPS)
-        _local.scrubber = found
-    return found
+def scrubber(principal: IngestPrincipal) -> Scrubber:
+    """The project's scrubber (its custom rules on top of the defaults), per worker thread.
+
+    A scrubber keeps per-request state and warm caches, so threads do not share one. Rules are
+    re-read after VIGIL_INGEST_KEY_CACHE_SECONDS, so a new rule applies within that time.
+    """
+    cache: dict[int, tuple[float, Scrubber]] = getattr(_local, "scrubbers", None) or {}
+    _local.scrubbers = cache
+    found = cache.get(principal.project_id)
+    if found is None or found[0] < time.monotonic():
+        rules = rules_of_project(principal.organization_id, principal.project_id)
+        secret = hashlib.sha256(f"{settings.SECRET_KEY}:scrub:{principal.project_id}".encode()).digest()
+        built = Scrubber(rules, scrub_ips=settings.VIGIL_SCRUB_CLIENT_IPS, hash_secret=secret)
+        found = (time.monotonic() + settings.VIGIL_INGEST_KEY_CACHE_SECONDS, built)
+        cache[principal.project_id] = found
+    return found[1]
 
 
 def attribute_limits() -> AttributeLimits:
@@ -90,9 +101,10 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
-    scrubber().scrub_decoded(decoded)  # before anything is written
+    scrubber(principal).scrub_decoded(decoded)  # before anything is written
     accepted = 0
-    with transaction.atomic():
+    # COPY goes around Django's cursor wrapper; this turns psycopg's errors into django.db's all the same.
+    with connection.wrap_database_errors, transaction.atomic():
         with connection.cursor() as cursor:
             # A slow database answers 503 (retry later) instead of holding the sender forever.
             cursor.execute(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -11,12 +12,13 @@ from django.db import connection
 from apps.otlp.values import hex_id
 
 MAX_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Severity names accepted for ``severity_min`` and the lowest severity number of their range.
 SEVERITY_NAMES = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "warning": 13, "error": 17, "fatal": 21}
 
 _SELECT = """
-SELECT l.time_ns, l.observed_time_ns, l.severity_number, l.severity_text, l.body, l.attributes, l.trace_id,
+SELECT l.time, l.time_ns, l.observed_time_ns, l.severity_number, l.severity_text, l.body, l.attributes, l.trace_id,
        l.span_id, l.flags, l.event_name, l.service_name, l.scope_name, l.scope_version, l.scope_attributes,
        l.dropped_attributes_count, l.record_id, r.attributes
 FROM logs_record l
@@ -40,9 +42,30 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A record's place in the newest-first order: pages continue below it."""
+
+    time: datetime
+    time_ns: int
+    observed_time_ns: int
+    record_id: bytes
+
+    def encode(self) -> str:
+        micros = (self.time - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}_{self.time_ns}_{self.observed_time_ns}_{self.record_id.hex()}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Raises ValueError for text that ``encode`` did not produce."""
+        micros, time_ns, observed, record_id = text.split("_")
+        moment = _EPOCH + timedelta(microseconds=int(micros))
+        return cls(moment, int(time_ns), int(observed), bytes.fromhex(record_id))
+
+
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-    (time_ns, observed_ns, severity_number, severity_text, body, attributes, trace_id, span_id, flags, event_name,
-     service, scope_name, scope_version, scope_attributes, dropped, record_id, resource) = row  # fmt: skip
+    (moment, time_ns, observed_ns, severity_number, severity_text, body, attributes, trace_id, span_id, flags,
+     event_name, service, scope_name, scope_version, scope_attributes, dropped, record_id, resource) = row  # fmt: skip
     return {
         "time_unix_nano": time_ns,
         "observed_time_unix_nano": observed_ns,
@@ -59,6 +82,7 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
         "scope": {"name": scope_name, "version": scope_version, "attributes": _loads(scope_attributes) or {}},
         "dropped_attributes_count": dropped,
         "record_id": bytes(record_id).hex(),
+        "cursor": Cursor(moment, time_ns, observed_ns, bytes(record_id)).encode(),
     }
 
 
@@ -73,9 +97,10 @@ def search_logs(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 100,
+    after: Cursor | None = None,
 ) -> list[dict[str, Any]]:
     """Matching log records, newest first. ``q`` is a case-insensitive substring of the body text;
-    ``start`` is inclusive, ``end`` exclusive."""
+    ``start`` is inclusive, ``end`` exclusive; ``after`` continues below a record's ``cursor``."""
     where = ["l.organization_id = %s", "l.project_id = %s"]
     params: list[Any] = [organization_id, project_id]
     if trace_id is not None:
@@ -96,6 +121,9 @@ def search_logs(
     if end is not None:
         where.append("l.time < %s")
         params.append(end)
+    if after is not None:
+        where.append("(l.time, l.time_ns, l.observed_time_ns, l.record_id) < (%s, %s, %s, %s)")
+        params += [after.time, after.time_ns, after.observed_time_ns, after.record_id]
     params.append(max(1, min(limit, MAX_LIMIT)))
     with connection.cursor() as cursor:
         cursor.execute(_SELECT.format(where=" AND ".join(where)), params)

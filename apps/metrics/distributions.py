@@ -54,7 +54,8 @@ def explicit_percentile(
     """Percentile (q in 0..1) of an explicit-bucket histogram, interpolating linearly inside the bucket.
 
     The first bucket starts at the recorded minimum (else at 0, or at its upper bound when that is
-    negative); the last (overflow) bucket ends at the recorded maximum (else at the last bound).
+    negative); the last (overflow) bucket ends at the recorded maximum (else at the last bound); the
+    result never lies outside the recorded minimum and maximum.
     """
     if not counts:
         return None
@@ -69,7 +70,12 @@ def explicit_percentile(
             lower = bounds[i - 1]
             upper = bounds[i] if i < len(bounds) else (hi if hi is not None else bounds[-1])
         buckets.append((float(lower), float(max(upper, lower)), int(count)))
-    return _interpolate(buckets, q)
+    value = _interpolate(buckets, q)
+    if value is not None and hi is not None:
+        value = min(value, hi)  # never beyond the recorded extremes
+    if value is not None and lo is not None:
+        value = max(value, lo)
+    return value
 
 
 @dataclass

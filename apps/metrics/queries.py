@@ -135,7 +135,9 @@ LIMIT %s
 """
 
 
-def _raw_points(organization_id: int, project_id: int, info: SeriesInfo, start: datetime, end: datetime) -> list:
+def _raw_points(
+    organization_id: int, project_id: int, info: SeriesInfo, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(_RAW, [organization_id, project_id, info.key, start, end, MAX_RAW_POINTS])
         return [_raw_point(row, info.kind) for row in cursor.fetchall()]

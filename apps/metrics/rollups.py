@@ -126,15 +126,16 @@ def contribution(series: Series, point: dict[str, Any], previous: dict[str, Any]
     r = Rollup(points=1, last_time_ns=point["time_ns"])
     kind = series.kind
     cumulative = series.temporality == CUMULATIVE
-    same_stream = previous is not None and previous["start_time_ns"] == point["start_time_ns"]
+    prev: dict[str, Any] = previous or {}
+    same_stream = previous is not None and prev["start_time_ns"] == point["start_time_ns"]
     if kind in (MetricKind.GAUGE, MetricKind.SUM):
         value = point["value"]
         if value is None:
             return r
         r.value_min = r.value_max = r.value_sum = r.value_last = value
         if kind == MetricKind.SUM and series.monotonic:
-            if cumulative and same_stream and previous["value"] is not None and value >= previous["value"]:
-                r.increase = value - previous["value"]
+            if cumulative and same_stream and prev["value"] is not None and value >= prev["value"]:
+                r.increase = value - prev["value"]
             else:
                 r.increase = value  # delta, first point, or a reset: counting restarted from zero
         return r
@@ -142,19 +143,19 @@ def contribution(series: Series, point: dict[str, Any], previous: dict[str, Any]
     r.hist_min, r.hist_max = point["min"], point["max"]
     if kind == MetricKind.HISTOGRAM:
         counts = point["bucket_counts"] or []
-        if cumulative and same_stream and previous["explicit_bounds"] == point["explicit_bounds"]:
-            delta = subtract_counts(counts, previous["bucket_counts"] or [])
-            if delta is not None and count >= previous["count"]:
-                counts, count = delta, count - previous["count"]
-                total = None if total is None or previous["sum"] is None else total - previous["sum"]
+        if cumulative and same_stream and prev["explicit_bounds"] == point["explicit_bounds"]:
+            delta = subtract_counts(counts, prev["bucket_counts"] or [])
+            if delta is not None and count >= prev["count"]:
+                counts, count = delta, count - prev["count"]
+                total = None if total is None or prev["sum"] is None else total - prev["sum"]
         r.explicit_bounds, r.bucket_counts = list(point["explicit_bounds"] or []), list(counts)
     elif kind == MetricKind.EXPONENTIAL_HISTOGRAM:
         histogram = _exp_of(point)
-        if cumulative and same_stream and count >= previous["count"]:
-            delta = histogram.minus(_exp_of(previous))
-            if delta is not None:
-                histogram, count = delta, count - previous["count"]
-                total = None if total is None or previous["sum"] is None else total - previous["sum"]
+        if cumulative and same_stream and count >= prev["count"]:
+            exp_delta = histogram.minus(_exp_of(prev))
+            if exp_delta is not None:
+                histogram, count = exp_delta, count - prev["count"]
+                total = None if total is None or prev["sum"] is None else total - prev["sum"]
         r.set_exp(histogram)
     r.hist_count, r.hist_sum = count, total
     return r

@@ -28,11 +28,12 @@ ORGANIZATION_LINKS = [
 ]
 PROJECT_LINKS = [
     ("Ingest keys", "tenants:ingest-keys", {"tenants:ingest-keys", "tenants:ingest-key-created"}),
+    ("PII scrubbing", "ingest:scrub-rules", {"ingest:scrub-rules"}),
     ("Project settings", "tenants:project-settings", {"tenants:project-settings", "tenants:project-delete"}),
 ]
 # Pages the switchers keep when changing organization or project: they need no other URL argument.
 _ORGANIZATION_PAGES = {"tenants:projects", "tenants:settings", "tenants:members", "accounts:tokens", "audit:log"}
-_PROJECT_PAGES = {"tenants:ingest-keys", "tenants:project-settings"}
+_PROJECT_PAGES = {"tenants:ingest-keys", "tenants:project-settings", "ingest:scrub-rules"}
 
 
 @dataclass(frozen=True)

@@ -216,3 +216,19 @@ def test_slow_database_is_503_and_stores_nothing(alice: Tenant, traces_url: str,
     assert response_headers["Retry-After"]
     assert "Retry later" in status_message(body)
     assert stored_spans(alice) == 1
+
+
+def test_nul_characters_are_stored_as_replacement_characters(alice: Tenant, traces_url: str, key: str) -> None:
+    """PostgreSQL text cannot hold U+0000, which OTLP strings may carry."""
+    request = ExportTraceServiceRequest.FromString(trace_request(1))
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.name = "GET /\x00x"
+    span.attributes.add(key="k\x00", value={"string_value": "v\x00"})
+    assert post(traces_url, request.SerializeToString(), headers(key))[0] == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, attributes::text FROM tracing_span WHERE organization_id = %s", [alice.organization.pk]
+        )
+        name, attributes = cursor.fetchone()
+    assert name == "GET /\ufffdx"
+    assert json.loads(attributes) == {"k\ufffd": "v\ufffd"}

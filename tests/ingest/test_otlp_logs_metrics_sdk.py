@@ -122,14 +122,18 @@ def read_back_logs(tenant: Tenant, sent: list[ReadableLogRecord], trace_id: int)
     body = _api(tenant, "logs/", limit=1000)
     assert body["count"] == len(sent)
     canonical = json.JSONEncoder(sort_keys=True).encode
-    stored = {(log["observed_time_unix_nano"], canonical(log["body"])): log for log in body["logs"]}
+    stored = {(log["observed_time_unix_nano"], canonical(log["body"])): log for log in body["results"]}
     for record in sent:
         key = (record.log_record.observed_timestamp, canonical(_value(record.log_record.body)))
         assert_same_log(record, stored[key])
-    correlated = _api(tenant, "logs/", trace_id=format(trace_id, "032x"))["logs"]
+    correlated = _api(tenant, "logs/", trace_id=format(trace_id, "032x"))["results"]
     assert [log["body"] for log in correlated] == ["cart 3 loaded", "payment declined"]
-    assert [log["body"] for log in _api(tenant, "logs/", q="DECLINED")["logs"]] == ["payment declined"]
-    assert [log["severity_text"] for log in _api(tenant, "logs/", severity_min="warn")["logs"]] == ["WARN", "ERROR"]
+    assert [log["body"] for log in _api(tenant, "logs/", q="DECLINED")["results"]] == ["payment declined"]
+    assert [log["severity_text"] for log in _api(tenant, "logs/", severity_min="warn")["results"]] == ["WARN", "ERROR"]
+    first = _api(tenant, "logs/", limit=3)
+    second = session_client(tenant.owner).get(first["next"]).json()
+    assert [log["cursor"] for log in first["results"] + second["results"]] == [log["cursor"] for log in body["results"]]
+    assert second["next"] is None
 
 
 def test_logs_over_http(alice: Tenant, asgi_url: str, ingest_key: str) -> None:
@@ -161,10 +165,7 @@ def produce_metrics(exporter: Any, temporality: AggregationTemporality) -> list[
     provider = MeterProvider(
         metric_readers=[reader],
         resource=Resource.create({"service.name": "checkout", "host.name": "web-1"}),
-        views=[
-            View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation(max_size=20)),
-            View(instrument_name="*"),
-        ],
+        views=[View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation(max_size=20))],
     )
     tracing = TracerProvider()
     _shutdown.extend([provider, tracing])
@@ -189,7 +190,7 @@ def produce_metrics(exporter: Any, temporality: AggregationTemporality) -> list[
         in_flight.add(-1 - round_)
         for value in (7.0, 250.0, 1200.0 + round_):
             duration.record(value, {"http.route": "/pay"})
-        for value in (0.5, 3.0, 100.0, 0.0, -2.0):
+        for value in (0.5, 3.0, 100.0, 0.0):  # the SDK refuses negative histogram values
             payload.record(value * (round_ + 1))
         depth["high"] += 1
         data = reader.get_metrics_data()

@@ -78,7 +78,7 @@ def time_range(
 
 def parse_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     value = params.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         return default
     try:
         number = int(value)

@@ -36,6 +36,13 @@ def _severity(value: str) -> int:
     )
 
 
+def _cursor(value: str) -> queries.Cursor:
+    try:
+        return queries.Cursor.decode(value)
+    except ValueError:
+        raise exceptions.ValidationError({"cursor": ["Use the cursor of a record, as in the next link."]}) from None
+
+
 class LogViewSet(TenantScopedViewSet):
     project_level = True
     scope_map = {"GET": TELEMETRY_READ}
@@ -49,11 +56,15 @@ class LogViewSet(TenantScopedViewSet):
             OpenApiParameter("from", str, description="RFC 3339 or Unix nanoseconds (inclusive)"),
             OpenApiParameter("to", str, description="RFC 3339 or Unix nanoseconds (exclusive)"),
             OpenApiParameter("limit", int, description="1-1000, default 100"),
+            OpenApiParameter("cursor", str, description="continue after this record (the next link sets it)"),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
-        """Log records, newest first (with resource, scope, trace and span ids, body in its JSON type)."""
+        """Log records, newest first (with resource, scope, trace and span ids, body in its JSON type).
+
+        ``count`` is the number of records on this page; ``next`` continues below the last one (keyset
+        pagination: stable while new records arrive)."""
         assert self.access.project_id is not None  # project_level guarantees it
         params = request.query_params
         start, end = time_range(params, default=None)
@@ -68,5 +79,11 @@ class LogViewSet(TenantScopedViewSet):
             start=start,
             end=end,
             limit=limit,
+            after=_cursor(params["cursor"]) if params.get("cursor") else None,
         )
-        return Response({"logs": logs, "count": len(logs), "limit": limit})
+        following = None
+        if len(logs) == limit:
+            query = params.copy()
+            query["cursor"] = logs[-1]["cursor"]
+            following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response({"count": len(logs), "next": following, "previous": None, "results": logs})

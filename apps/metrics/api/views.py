@@ -45,7 +45,7 @@ class MetricViewSet(TenantScopedViewSet):
         start, end = time_range(params, default=timedelta(hours=1))
         assert start is not None
         assert end is not None
-        attributes = {k[len(ATTR_PREFIX) :]: v for k, v in params.items() if k.startswith(ATTR_PREFIX)}
+        attributes = {k[len(ATTR_PREFIX) :]: str(v) for k, v in params.items() if k.startswith(ATTR_PREFIX)}
         if any(not key for key in attributes):
             raise exceptions.ValidationError({"attr.": ["Name the attribute: attr.<key>=<value>."]})
         try:

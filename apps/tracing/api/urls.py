@@ -1,3 +1,5 @@
+from django.urls import path
+
 from apps.core.api.routers import tenant_router
 from apps.tracing.api import views
 
@@ -5,5 +7,8 @@ PROJECT = "orgs/<slug:organization_slug>/projects/<slug:project_slug>"
 router = tenant_router()
 router.register(f"{PROJECT}/traces", views.TraceViewSet, basename="trace")
 router.register(f"{PROJECT}/services", views.ServiceViewSet, basename="service")
-router.register(f"{PROJECT}/service-map", views.ServiceMapViewSet, basename="service-map")
-urlpatterns = router.urls
+urlpatterns = [
+    # One graph, not a list of rows: a plain GET, so it is not paged.
+    path(f"{PROJECT}/service-map/", views.ServiceMapViewSet.as_view({"get": "graph"}), name="service-map"),
+    *router.urls,
+]

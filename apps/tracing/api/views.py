@@ -99,11 +99,11 @@ class _ProjectTelemetry(TenantScopedViewSet):
 class TraceViewSet(_ProjectTelemetry):
     lookup_field = "trace_id"
 
-    @extend_schema(parameters=_SEARCH, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=_SEARCH, responses={200: OpenApiTypes.OBJECT}, operation_id="traces_search")
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Newest traces with a span matching every filter."""
         found = queries.search_traces(self.access.organization_id, self.project_id, trace_filter(request.query_params))
-        return Response({"results": found})
+        return self.get_paginated_response(self.paginate_queryset(found))
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request: Request, organization_slug: str, project_slug: str, trace_id: str) -> Response:
@@ -118,12 +118,12 @@ class ServiceViewSet(_ProjectTelemetry):
     lookup_field = "service"
     lookup_value_converter = "str"
 
-    @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT}, operation_id="services_list")
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Services with request rate, error rate and p50/p95/p99, from the rollups."""
         start, end = window(request.query_params)
         rows = queries.services(self.access.organization_id, self.project_id, start, end)
-        return Response({"from": start, "to": end, "results": rows})
+        return self.get_paginated_response(self.paginate_queryset(rows))
 
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
@@ -138,7 +138,7 @@ class ServiceViewSet(_ProjectTelemetry):
 
 class ServiceMapViewSet(_ProjectTelemetry):
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT})
-    def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
+    def graph(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Services and their dependencies with call rate, error rate and p95 per edge."""
         start, end = window(request.query_params)
         graph = queries.service_map(self.access.organization_id, self.project_id, start, end)
