@@ -23,9 +23,9 @@ from typing import Any
 
 import msgspec
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 from apps.core.partitions import ensure_partitions_for
+from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
 from apps.otlp.types import LogRecord
 
@@ -111,10 +111,10 @@ def log_row(
         record.event_name,
         scope.name,
         scope.version,
-        Jsonb(scope.attributes) if scope.attributes else None,
-        Jsonb(body) if body is not None else None,
+        jsonb(scope.attributes) if scope.attributes else None,
+        jsonb(body) if body is not None else None,
         body_text(body),
-        Jsonb(record.attributes),
+        jsonb(record.attributes),
     )
 
 

@@ -24,10 +24,10 @@ from typing import Any
 import msgspec
 from django.conf import settings
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 from apps.core.partitions import ensure_partitions_for
 from apps.metrics.rollups import ROLLUP_COLUMNS, Rollup, Series, contribution
+from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
 from apps.otlp.types import MetricKind, MetricPoint
 from apps.otlp.values import hex_id
@@ -120,14 +120,14 @@ def point_row(organization_id: int, project_id: int, p: MetricPoint, series: byt
         _counts(p.positive_counts) if exp else None,
         p.negative_offset if exp else None,
         _counts(p.negative_counts) if exp else None,
-        Jsonb([{"quantile": q, "value": v} for q, v in p.quantiles]) if kind == MetricKind.SUMMARY else None,
-        Jsonb([_exemplar(e) for e in p.exemplars]) if p.exemplars else None,
+        jsonb([{"quantile": q, "value": v} for q, v in p.quantiles]) if kind == MetricKind.SUMMARY else None,
+        jsonb([_exemplar(e) for e in p.exemplars]) if p.exemplars else None,
     )
 
 
 def _series_row(organization_id: int, project_id: int, key: bytes, p: MetricPoint, fp: bytes) -> tuple[Any, ...]:
     return (organization_id, project_id, key, p.kind, p.temporality, p.monotonic, fp, p.name, p.description, p.unit,
-            p.scope.name, p.scope.version, Jsonb(p.attributes))  # fmt: skip
+            p.scope.name, p.scope.version, jsonb(p.attributes))  # fmt: skip
 
 
 def _existing(cursor: Any, organization_id: int, project_id: int, keys: list[bytes]) -> set[bytes]:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import msgspec
 from psycopg import Cursor
-from psycopg.types.json import Jsonb
 
+from apps.otlp.jsonb import jsonb
 from apps.otlp.types import Resource
 
 _encode = msgspec.json.Encoder(order="sorted")
@@ -42,7 +42,7 @@ def upsert_resources(
 ) -> None:
     """Insert the resources not stored yet; in fingerprint order so concurrent writers never deadlock."""
     rows = [
-        (organization_id, project_id, fp, r.service_name, Jsonb(r.attributes), r.dropped_attributes_count, r.schema_url)
+        (organization_id, project_id, fp, r.service_name, jsonb(r.attributes), r.dropped_attributes_count, r.schema_url)
         for fp, r in sorted(resources, key=lambda item: item[0])
     ]
     if not rows:

@@ -7,13 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.tracing.histogram import HIST_INDEX_SQL
-from apps.tracing.writers import EDGE_ROLLUPS
+from apps.tracing.writers import EDGE_DELTAS
 
 _RESOLVE = (
-    (Path(__file__).resolve().parent / "sql" / "resolve_pending_edges.sql")
-    .read_text()
-    .format(hist_index=HIST_INDEX_SQL, edge_rollups=EDGE_ROLLUPS)
+    (Path(__file__).resolve().parent / "sql" / "resolve_pending_edges.sql").read_text().format(edge_deltas=EDGE_DELTAS)
 )
 
 

@@ -160,13 +160,26 @@ def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list
     ]
 
 
-def _rollup_table(kind: str, start: datetime, end: datetime) -> tuple[str, str]:
+def _rollup_table(kind: str, start: datetime, end: datetime) -> str:
     """Minute rollups for ranges up to six hours, hourly ones beyond (a few hundred rows either way)."""
-    grain = "minute" if end - start <= timedelta(hours=6) else "hour"
-    return f"tracing_{kind}_{grain}", grain
+    return f"tracing_{kind}_{'minute' if end - start <= timedelta(hours=6) else 'hour'}"
 
 
-def _stats(count: int, errors: int, duration_sum: int, hist: list[int], seconds: float) -> dict[str, Any]:
+def _rollup_rows(
+    kind: str, start: datetime, end: datetime, *, columns: str, where: str, params: list[Any]
+) -> list[Any]:
+    """Rows of the folded rollup table plus the deltas not folded yet, read in one statement (one snapshot),
+    so a row being folded is counted exactly once."""
+    table = _rollup_table(kind, start, end)
+    scope = "organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s"
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {scope} {where} "  # noqa: S608  (our names; values are parameters)
+        f"UNION ALL SELECT {columns} FROM tracing_{kind}_delta WHERE {scope} {where}"
+    )
+    return _fetch(sql, params * 2)
+
+
+def _stats(count: int, errors: int, duration_sum: int, hist: histogram.Histogram, seconds: float) -> dict[str, Any]:
     """Rates, error ratio, mean and p50/p95/p99 (milliseconds) of summed rollup rows."""
 
     def ms(q: float) -> float | None:
@@ -185,22 +198,25 @@ def _stats(count: int, errors: int, duration_sum: int, hist: list[int], seconds:
     }
 
 
-def _grouped(rows: list[tuple[Any, ...]], width: int) -> dict[tuple[Any, ...], tuple[int, int, int, list[int]]]:
+Totals = tuple[int, int, int, histogram.Histogram]
+
+
+def _grouped(rows: list[tuple[Any, ...]], width: int) -> dict[tuple[Any, ...], Totals]:
     """Sum (count, errors, duration sum, histogram) of rollup rows by their first ``width`` columns."""
-    grouped: dict[tuple[Any, ...], tuple[int, int, int, list[int]]] = {}
+    grouped: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        key, (count, errors, duration_sum, hist) = tuple(row[:width]), row[width:]
-        if key in grouped:
-            c, e, d, h = grouped[key]
-            grouped[key] = (c + count, e + errors, d + duration_sum, [a + b for a, b in zip(h, hist, strict=True)])
-        else:
-            grouped[key] = (count, errors, duration_sum, list(hist))
-    return grouped
+        key, (count, errors, duration_sum, packed) = tuple(row[:width]), row[width:]
+        found = grouped.setdefault(key, [0, 0, 0, {}])
+        found[0] += count
+        found[1] += errors
+        found[2] += duration_sum
+        histogram.add_packed(found[3], packed)
+    return {key: (c, e, d, h) for key, (c, e, d, h) in grouped.items()}
 
 
 # Requests are the spans that start work in a service: SERVER and CONSUMER spans.
 _ENTRY_KINDS = [2, 5]
-_EMPTY = (0, 0, 0, [0] * histogram.SIZE)
+_EMPTY: Totals = (0, 0, 0, {})
 
 
 def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -214,21 +230,20 @@ def services(organization_id: int, project_id: int, start: datetime, end: dateti
 
     Services with no request spans (a worker with only internal spans) are listed with zero requests.
     """
-    table, _ = _rollup_table("red", start, end)
-    scope = "organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s"
     params = [organization_id, project_id, start, end]
-    entry = _grouped(
-        _fetch(
-            f"SELECT service_name, request_count, error_count, duration_sum_ns, histogram FROM {table} "  # noqa: S608
-            f"WHERE {scope} AND span_kind = ANY(%s)",
-            [*params, _ENTRY_KINDS],
-        ),
-        1,
+    rows = _rollup_rows(
+        "red",
+        start,
+        end,
+        columns="service_name, span_kind, request_count, error_count, duration_sum_ns, histogram",
+        where="",
+        params=params,
     )
-    names = [name for (name,) in _fetch(f"SELECT DISTINCT service_name FROM {table} WHERE {scope}", params)]  # noqa: S608
+    entry = _grouped([(name, *rest) for name, kind, *rest in rows if kind in _ENTRY_KINDS], 1)
+    names = sorted({row[0] for row in rows})
     seconds = (end - start).total_seconds()
-    rows = [{"service": name, **_stats(*entry.get((name,), _EMPTY), seconds)} for name in names]
-    return sorted(rows, key=lambda row: (-row["request_count"], row["service"]))
+    result = [{"service": name, **_stats(*entry.get((name,), _EMPTY), seconds)} for name in names]
+    return sorted(result, key=lambda row: (-row["request_count"], row["service"]))
 
 
 def service_exists(organization_id: int, project_id: int, service: str) -> bool:
@@ -245,34 +260,33 @@ def operations(
     organization_id: int, project_id: int, service: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """RED per operation (span name and kind) of one service, busiest first."""
-    table, _ = _rollup_table("red", start, end)
-    grouped = _grouped(
-        _fetch(
-            f"SELECT operation, span_kind, request_count, error_count, duration_sum_ns, histogram "  # noqa: S608
-            f"FROM {table} WHERE organization_id = %s AND project_id = %s AND service_name = %s "
-            f"AND bucket >= %s AND bucket < %s",
-            [organization_id, project_id, service, start, end],
-        ),
-        2,
+    rows = _rollup_rows(
+        "red",
+        start,
+        end,
+        columns="operation, span_kind, request_count, error_count, duration_sum_ns, histogram",
+        where="AND service_name = %s",
+        params=[organization_id, project_id, start, end, service],
     )
     seconds = (end - start).total_seconds()
-    rows = [
-        {"operation": name, "span_kind": kind, **_stats(*totals, seconds)} for (name, kind), totals in grouped.items()
+    result = [
+        {"operation": name, "span_kind": kind, **_stats(*totals, seconds)}
+        for (name, kind), totals in _grouped(rows, 2).items()
     ]
-    return sorted(rows, key=lambda row: (-row["request_count"], row["operation"]))
+    return sorted(result, key=lambda row: (-row["request_count"], row["operation"]))
 
 
 def service_map(organization_id: int, project_id: int, start: datetime, end: datetime) -> dict[str, Any]:
     """Nodes (services and the databases, caches, queues and hosts they call) and edges with count, errors, p95."""
-    table, _ = _rollup_table("edge", start, end)
-    grouped = _grouped(
-        _fetch(
-            f"SELECT source_service, target, target_kind, call_count, error_count, duration_sum_ns, histogram "  # noqa: S608
-            f"FROM {table} WHERE organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s",
-            [organization_id, project_id, start, end],
-        ),
-        3,
+    rows = _rollup_rows(
+        "edge",
+        start,
+        end,
+        columns="source_service, target, target_kind, call_count, error_count, duration_sum_ns, histogram",
+        where="",
+        params=[organization_id, project_id, start, end],
     )
+    grouped = _grouped(rows, 3)
     seconds = (end - start).total_seconds()
     nodes: dict[str, dict[str, Any]] = {
         row["service"]: {"id": row["service"], "kind": "service", **row}

@@ -207,6 +207,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Hourly, so tomorrow's partitions exist long before midnight even after downtime.
     "maintain-partitions": {"task": "vigil.maintain_partitions", "schedule": 3600.0, "options": {"expires": 3000}},
     "resolve-pending-edges": {"task": "vigil.resolve_pending_edges", "schedule": 300.0, "options": {"expires": 290}},
+    # Readers add unfolded deltas themselves; folding keeps the tables they read small.
+    "compact-rollups": {"task": "vigil.compact_rollups", "schedule": 15.0, "options": {"expires": 14}},
 }
 
 # --- API --------------------------------------------------------------------

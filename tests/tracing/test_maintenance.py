@@ -14,6 +14,7 @@ from apps.core.partitions import existing_partitions, partition_name
 from apps.ops.maintenance import maintain
 from apps.tenants.models import Project
 from apps.tracing.maintenance import resolve_pending_edges
+from apps.tracing.rollups import compact_rollups
 from tests.conftest import Tenant
 from tests.tracing.test_writers import RESOURCE_A, fetch, make_span, write
 
@@ -72,6 +73,7 @@ def test_pending_edges_of_racing_transactions_are_resolved_later(alice: Tenant, 
             [alice.organization.pk, alice.project.pk, os.urandom(16), os.urandom(8), os.urandom(8)],
         )
     assert resolve_pending_edges() == (1, 1)
+    compact_rollups()
     edges = fetch(
         "SELECT source_service, target, call_count, error_count FROM tracing_edge_hour WHERE organization_id = %s",
         alice.organization.pk,

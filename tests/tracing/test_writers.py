@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from apps.otlp.types import Resource, Scope, Span, SpanKind, StatusCode
 from apps.tracing import histogram
+from apps.tracing.rollups import compact_rollups
 from apps.tracing.writers import write_spans
 from tests.conftest import Tenant
 
@@ -53,6 +54,12 @@ def write(tenant: Tenant, spans: list[Span]) -> int:
         return write_spans(tenant.organization.pk, tenant.project.pk, spans).inserted
 
 
+def folded(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Fold the deltas, then query the minute/hour rollup tables."""
+    compact_rollups()
+    return fetch(sql, *params)
+
+
 def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -65,7 +72,9 @@ def test_retried_batch_is_stored_and_counted_once(alice: Tenant) -> None:
     assert write(alice, spans) == 20
     assert write(alice, spans) == 0  # the retry
     assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(20,)]
-    rows = fetch(
+    deltas = fetch("SELECT sum(request_count) FROM tracing_red_delta WHERE organization_id = %s", alice.organization.pk)
+    assert deltas == [(20,)]  # the retry appended nothing
+    rows = folded(
         "SELECT sum(request_count), sum(error_count) FROM tracing_red_minute WHERE organization_id = %s",
         alice.organization.pk,
     )
@@ -74,8 +83,8 @@ def test_retried_batch_is_stored_and_counted_once(alice: Tenant) -> None:
         "SELECT request_count, histogram FROM tracing_red_hour WHERE organization_id = %s", alice.organization.pk
     )
     assert hour[0][0] == 20
-    assert sum(hour[0][1]) == 20
-    assert len(hour[0][1]) == histogram.SIZE
+    assert sum(histogram.unpack(hour[0][1]).values()) == 20
+    assert fetch("SELECT count(*) FROM tracing_red_delta") == [(0,)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -85,8 +94,10 @@ def test_percentiles_from_rollups_are_within_five_percent_of_exact(alice: Tenant
     spans = [make_span(RESOURCE_A, "GET /items", duration_ms=d) for d in durations]
     for start in range(0, len(spans), 500):
         write(alice, spans[start : start + 500])
-    stored = fetch("SELECT histogram FROM tracing_red_hour WHERE organization_id = %s", alice.organization.pk)
-    merged = histogram.merge([row[0] for row in stored])
+    stored = folded("SELECT histogram FROM tracing_red_hour WHERE organization_id = %s", alice.organization.pk)
+    merged: histogram.Histogram = {}
+    for (packed,) in stored:
+        histogram.add_packed(merged, packed)
     exact_ns = sorted(int(d * 1e6) for d in durations)
     for q in (0.5, 0.9, 0.95, 0.99):
         exact = exact_ns[max(int(-(-q * len(exact_ns) // 1)) - 1, 0)]
@@ -103,7 +114,7 @@ def test_service_edges_across_batches_in_either_order(alice: Tenant) -> None:
     write(alice, [child])  # the callee's span arrives first
     assert fetch("SELECT count(*) FROM tracing_pending_edge") == [(1,)]
     write(alice, [parent])
-    edges = fetch(
+    edges = folded(
         "SELECT source_service, target, target_kind, call_count, error_count FROM tracing_edge_minute "
         "WHERE organization_id = %s",
         alice.organization.pk,
@@ -115,7 +126,7 @@ def test_service_edges_across_batches_in_either_order(alice: Tenant) -> None:
     parent_2 = make_span(RESOURCE_A, "GET /checkout", trace_id=trace_2, kind=SpanKind.CLIENT)
     write(alice, [parent_2])
     write(alice, [make_span(RESOURCE_B, "POST /pay", parent=parent_2.span_id, trace_id=trace_2)])
-    edges = fetch(
+    edges = folded(
         "SELECT call_count, error_count FROM tracing_edge_hour WHERE organization_id = %s", alice.organization.pk
     )
     assert edges == [(2, 1)]
@@ -132,7 +143,7 @@ def test_database_cache_and_external_dependencies_become_edges(alice: Tenant) ->
             make_span(RESOURCE_B, "POST", kind=client, attributes={"server.address": "api.stripe.com"}),
         ],
     )
-    edges = fetch(
+    edges = folded(
         "SELECT target, target_kind FROM tracing_edge_minute WHERE organization_id = %s ORDER BY 1",
         alice.organization.pk,
     )
@@ -145,3 +156,22 @@ def test_python_and_sql_bucket_formulas_agree(db: Any) -> None:
         for value in samples:
             cursor.execute(f"SELECT {histogram.HIST_INDEX_SQL} FROM (SELECT %s::bigint AS duration_ns) t", [value])  # noqa: S608
             assert cursor.fetchone()[0] == histogram.bucket_index(value), value
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_count_deltas_before_and_after_folding(alice: Tenant) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from apps.tracing import queries
+
+    write(alice, [make_span(RESOURCE_A, "GET /", error=(i == 0)) for i in range(6)])
+    now = datetime.now(tz=UTC)
+    args = (alice.organization.pk, alice.project.pk, now - timedelta(hours=1), now + timedelta(minutes=1))
+    before = queries.services(*args)
+    assert compact_rollups() == 1
+    write(alice, [make_span(RESOURCE_A, "GET /") for _ in range(2)])  # a new delta next to folded rows
+    after = queries.services(*args)
+    assert before[0]["request_count"] == 6
+    assert before[0]["error_count"] == 1
+    assert after[0]["request_count"] == 8
+    assert after[0]["p50_ms"] == before[0]["p50_ms"]

@@ -1,6 +1,7 @@
--- One batch of spans: insert the new ones and upsert every rollup from exactly the rows the INSERT added
--- (``ins``), so a retried span is neither stored nor counted twice. Filled in by apps/tracing/writers.py:
--- {stage} the staging table, {hist_index} the histogram bucket formula, {size} the bucket count.
+-- One batch of spans: insert the new ones, and append the rollup deltas (RED and service-map edges)
+-- of exactly the rows the INSERT added (``ins``), so a retried span is neither stored nor counted twice.
+-- Filled in by apps/tracing/writers.py: <stage> the staging table, <hist_index> the bucket formula,
+-- <edge_deltas> the shared edge-delta insert (edge_deltas.sql).
 WITH ins AS (
     INSERT INTO tracing_span SELECT * FROM {stage} ORDER BY trace_id, span_id
     ON CONFLICT DO NOTHING
@@ -9,18 +10,16 @@ WITH ins AS (
 ), spans AS (
     SELECT *, {hist_index} AS h, (status_code = 2) AS is_error FROM ins
 ), parents AS (
-    -- the caller of each new span: in this batch or already stored (children may arrive first: see pending)
-    SELECT c.*, p.service_name AS parent_service
-    FROM spans c
-    LEFT JOIN LATERAL (
-        SELECT s.service_name FROM {stage} s WHERE s.trace_id = c.trace_id AND s.span_id = c.parent_span_id
-        UNION ALL
+    -- the caller of each new span: in this batch (a hash join) or already stored (looked up only when
+    -- the batch has no parent: COALESCE evaluates lazily); children may arrive first: see pending
+    SELECT c.*, coalesce(s.service_name, (
         SELECT t.service_name FROM tracing_span t
         WHERE t.organization_id = c.organization_id AND t.project_id = c.project_id AND t.trace_id = c.trace_id
           AND t.span_id = c.parent_span_id
           AND t.start_time BETWEEN c.start_time - interval '1 day' AND c.start_time + interval '1 hour'
-        LIMIT 1
-    ) p ON true
+        LIMIT 1)) AS parent_service
+    FROM spans c
+    LEFT JOIN {stage} s ON s.trace_id = c.trace_id AND s.span_id = c.parent_span_id
     WHERE c.parent_span_id IS NOT NULL
 ), pending AS (
     INSERT INTO tracing_pending_edge
@@ -54,25 +53,15 @@ WITH ins AS (
     FROM spans
     WHERE kind IN (3, 4) AND (db_system IS NOT NULL OR attributes ?| array['messaging.system', 'server.address',
                                                                               'net.peer.name'])
-), edge_hist AS (
-    SELECT *, {hist_index} AS h FROM edges
-), red_minute AS (
-    INSERT INTO tracing_red_minute AS r
-    SELECT organization_id, project_id, date_trunc('minute', start_time), service_name, name, kind, count(*),
-           count(*) FILTER (WHERE is_error), sum(duration_ns), vigil_hist_from_sparse(array_agg(h), array_agg(1::bigint), {size})
-    FROM spans GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (organization_id, project_id, bucket, service_name, operation, span_kind) DO UPDATE SET
-        request_count = r.request_count + excluded.request_count, error_count = r.error_count + excluded.error_count,
-        duration_sum_ns = r.duration_sum_ns + excluded.duration_sum_ns,
-        histogram = vigil_hist_add(r.histogram, excluded.histogram)
-), red_hour AS (
-    INSERT INTO tracing_red_hour AS r
-    SELECT organization_id, project_id, date_trunc('hour', start_time), service_name, name, kind, count(*),
-           count(*) FILTER (WHERE is_error), sum(duration_ns), vigil_hist_from_sparse(array_agg(h), array_agg(1::bigint), {size})
-    FROM spans GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (organization_id, project_id, bucket, service_name, operation, span_kind) DO UPDATE SET
-        request_count = r.request_count + excluded.request_count, error_count = r.error_count + excluded.error_count,
-        duration_sum_ns = r.duration_sum_ns + excluded.duration_sum_ns,
-        histogram = vigil_hist_add(r.histogram, excluded.histogram)
-{edge_rollups}
+), red_buckets AS (
+    SELECT organization_id, project_id, date_trunc('minute', start_time) AS bucket, service_name, name, kind, h,
+           count(*) AS n, count(*) FILTER (WHERE is_error) AS e, sum(duration_ns) AS d
+    FROM spans GROUP BY 1, 2, 3, 4, 5, 6, 7
+), red_delta AS (
+    INSERT INTO tracing_red_delta (organization_id, project_id, bucket, service_name, operation, span_kind,
+                                   request_count, error_count, duration_sum_ns, histogram)
+    SELECT organization_id, project_id, bucket, service_name, name, kind, sum(n), sum(e), sum(d),
+           array_agg((h::bigint << 32) | n ORDER BY h)
+    FROM red_buckets GROUP BY 1, 2, 3, 4, 5, 6
+), {edge_deltas}
 SELECT count(*) FROM ins

@@ -7,9 +7,8 @@ WITH resolved AS (
       AND p.start_time BETWEEN pe.start_time - interval '1 day' AND pe.start_time + interval '1 hour'
     RETURNING pe.organization_id, pe.project_id, pe.start_time, p.service_name AS source, pe.service_name AS target,
               pe.duration_ns, pe.is_error
-), edge_hist AS (
-    SELECT organization_id, project_id, start_time, source, target, 'service' AS target_kind, duration_ns, is_error,
-           {hist_index} AS h
+), edges AS (
+    SELECT organization_id, project_id, start_time, source, target, 'service' AS target_kind, duration_ns, is_error
     FROM resolved WHERE source <> target
-{edge_rollups}
+), {edge_deltas}
 SELECT count(*) FROM resolved
