@@ -24,8 +24,23 @@ class AttributeLimits:
         if len(attributes) > self.count:
             dropped = len(attributes) - self.count
             attributes = dict(list(attributes.items())[: self.count])
-        attributes = {clean(key): self._truncate(value) for key, value in attributes.items()}
-        return attributes, dropped
+        if self._within(attributes):
+            return attributes, dropped
+        return {clean(key): self._truncate(value) for key, value in attributes.items()}, dropped
+
+    def _within(self, attributes: Attributes) -> bool:
+        """True when no key or value needs cleaning or truncating: the common case, checked cheaply."""
+        limit = self.value_length
+        for key, value in attributes.items():
+            if "\x00" in key:
+                return False
+            kind = type(value)
+            if kind is str:
+                if "\x00" in value or (limit is not None and len(value) > limit):
+                    return False
+            elif kind is list or kind is dict:
+                return False
+        return True
 
     def _truncate(self, value: Any) -> Any:
         limit = self.value_length
