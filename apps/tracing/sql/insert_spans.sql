@@ -6,7 +6,18 @@ WITH ins AS (
     INSERT INTO tracing_span SELECT * FROM {stage} ORDER BY trace_id, span_id
     ON CONFLICT DO NOTHING
     RETURNING organization_id, project_id, start_time, trace_id, span_id, parent_span_id, service_name, name, kind,
-              status_code, duration_ns, db_system, attributes
+              status_code, duration_ns,
+              -- the dependency a client/producer span calls, read from its attributes here so that the
+              -- attributes themselves are not carried through the rest of the statement
+              CASE WHEN kind IN (3, 4) THEN coalesce(
+                  db_system || coalesce(':' || coalesce(attributes->>'db.namespace', attributes->>'db.name'), ''),
+                  attributes->>'messaging.system' || coalesce(':' || (attributes->>'messaging.destination.name'), ''),
+                  attributes->>'server.address', attributes->>'net.peer.name') END AS peer,
+              CASE WHEN kind NOT IN (3, 4) THEN NULL
+                   WHEN db_system IN ('redis', 'memcached', 'valkey') THEN 'cache'
+                   WHEN db_system IS NOT NULL THEN 'database'
+                   WHEN attributes ? 'messaging.system' THEN 'queue'
+                   ELSE 'external' END AS peer_kind
 ), spans AS (
     SELECT *, {hist_index} AS h, (status_code = 2) AS is_error FROM ins
 ), parents AS (
@@ -41,18 +52,8 @@ WITH ins AS (
     SELECT organization_id, project_id, start_time, source, target, 'service', duration_ns, is_error
     FROM resolved WHERE source <> target
     UNION ALL
-    SELECT organization_id, project_id, start_time, service_name,
-           coalesce(db_system || coalesce(':' || coalesce(attributes->>'db.namespace', attributes->>'db.name'), ''),
-                    attributes->>'messaging.system' || coalesce(':' || (attributes->>'messaging.destination.name'), ''),
-                    attributes->>'server.address', attributes->>'net.peer.name'),
-           CASE WHEN db_system IN ('redis', 'memcached', 'valkey') THEN 'cache'
-                WHEN db_system IS NOT NULL THEN 'database'
-                WHEN attributes ? 'messaging.system' THEN 'queue'
-                ELSE 'external' END,
-           duration_ns, is_error
-    FROM spans
-    WHERE kind IN (3, 4) AND (db_system IS NOT NULL OR attributes ?| array['messaging.system', 'server.address',
-                                                                              'net.peer.name'])
+    SELECT organization_id, project_id, start_time, service_name, peer, peer_kind, duration_ns, is_error
+    FROM spans WHERE peer IS NOT NULL
 ), red_buckets AS (
     SELECT organization_id, project_id, date_trunc('minute', start_time) AS bucket, service_name, name, kind, h,
            count(*) AS n, count(*) FILTER (WHERE is_error) AS e, sum(duration_ns) AS d
