@@ -27,6 +27,7 @@ from django.db import connection
 from apps.core.partitions import ensure_partitions_for
 from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
+from apps.otlp.staging import clear_stage, stage_rows
 from apps.otlp.types import LogRecord
 
 STAGE = "_vigil_log_stage"
@@ -128,15 +129,8 @@ def write_logs(organization_id: int, project_id: int, logs: Sequence[LogRecord])
     ensure_partitions_for(PARTITIONED, {row[2].date() for row in rows})
     with connection.cursor() as cursor:
         upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items())
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (LIKE logs_record INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(_TYPES))
-            for row in rows:
-                copy.write_row(row)
+        stage_rows(cursor, stage=STAGE, like="logs_record", columns=COLUMNS, types=_TYPES, rows=rows)
         cursor.execute(_INSERT_AND_COUNT)
         inserted = cursor.fetchone()[0]
-        # ON COMMIT DELETE ROWS empties the stage at commit; a savepoint-only caller must not see stale rows.
-        cursor.execute(f"TRUNCATE {STAGE}")
+        clear_stage(cursor, STAGE)
     return WriteResult(received=len(rows), inserted=inserted)

@@ -29,6 +29,7 @@ from apps.core.partitions import ensure_partitions_for
 from apps.metrics.rollups import ROLLUP_COLUMNS, Rollup, Series, contribution
 from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
+from apps.otlp.staging import clear_stage, stage_rows
 from apps.otlp.types import MetricKind, MetricPoint
 from apps.otlp.values import hex_id
 
@@ -325,20 +326,13 @@ def write_metrics(organization_id: int, project_id: int, points: Sequence[Metric
         if rows:
             ensure_partitions_for(PARTITIONED, {row[3].date() for row in rows})
             upsert_resources(raw, organization_id, project_id, fingerprints.resources.items())
-            raw.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (LIKE metrics_point INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            with raw.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(_TYPES))
-                for row in rows:
-                    copy.write_row(row)
+            stage_rows(raw, stage=STAGE, like="metrics_point", columns=COLUMNS, types=_TYPES, rows=rows)
             raw.execute(
                 f"INSERT INTO metrics_point SELECT * FROM {STAGE} ORDER BY series_hash, time "  # noqa: S608 (fixed names)
                 "ON CONFLICT DO NOTHING RETURNING series_hash, time_ns"
             )
             new = {(bytes(h), t) for h, t in raw.fetchall()}
-            # ON COMMIT DELETE ROWS empties the stage at commit; a savepoint-only caller must not see stale rows.
-            raw.execute(f"TRUNCATE {STAGE}")
+            clear_stage(raw, STAGE)
             seen: set[tuple[bytes, int]] = set()
             for row in rows:
                 slot = (row[2], row[4])
