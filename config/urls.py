@@ -11,9 +11,11 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.tracing.api.urls")),
+    path("", include("apps.tracing.api.sampling_urls")),
     path("", include("apps.ingest.api.urls")),
     path("", include("apps.logs.api.urls")),
     path("", include("apps.metrics.api.urls")),
+    path("", include("apps.privacy.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api:api-schema"), name="api-docs"),
 ]

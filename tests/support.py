@@ -27,6 +27,8 @@ from apps.otlp.types import Scope, Span
 from apps.tenants import services as tenant_services
 from apps.tenants.models import IngestKey, Invitation, Membership, Organization, Project
 from apps.tenants.roles import ROLE_RANK, ROLE_SCOPES, Role
+from apps.tracing.models import SamplingPolicy
+from apps.tracing.sampling import set_policy
 from apps.tracing.writers import write_spans
 from tests.conftest import Tenant
 
@@ -136,6 +138,10 @@ def _scrub_rule(tenant: Tenant, user: Any) -> ScrubRule:
     return create_scrub_rule(tenant.organization.pk, tenant.project.pk, tenant.owner, kind="key", pattern="ssn")
 
 
+def _sampling_policy(tenant: Tenant, user: Any) -> SamplingPolicy:
+    return set_policy(tenant.organization.pk, tenant.project.pk, tenant.owner, keep_share=0.5)
+
+
 # Model -> a function making one row of it in the tenant (belonging to ``user`` where rows are per user).
 # A new endpoint over a new model fails the isolation suite until its factory is added here.
 OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
@@ -147,6 +153,7 @@ OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
     ApiToken: _api_token,
     AuditEntry: _audit_entry,
     ScrubRule: _scrub_rule,
+    SamplingPolicy: _sampling_policy,
 }
 
 

@@ -22,6 +22,7 @@ from apps.ingest.models import ScrubRule
 from apps.tenants import services as tenant_services
 from apps.tenants.models import Invitation, Membership, Project
 from apps.tenants.roles import Role
+from apps.tracing.models import SamplingPolicy
 from tests.conftest import Tenant
 from tests.factories import PASSWORD, MembershipFactory
 from tests.support import fast_passwords, reset_login_throttle  # noqa: F401  (fixture)
@@ -370,6 +371,60 @@ def test_scrub_rule_created_and_deleted(bob: Tenant) -> None:
         target_type="scrubrule",
         before={"project_id": bob.project.pk, "kind": "key", "pattern": "customer.ssn", "action": "hash"},
     )
+
+
+def test_sampling_policy_changed(bob: Tenant) -> None:
+    admin = bob.members[Role.ADMIN]
+    url = f"/api/v1/orgs/{bob.slug}/projects/{bob.project.slug}/sampling/"
+    response = api(admin).put(url, {"keep_share": 0.1, "decision_window_seconds": 10}, format="json")
+    assert response.status_code == 200, response.content
+    policy = SamplingPolicy.objects.for_organization(bob.organization.pk).get(project_id=bob.project.pk)
+    defaults = {"keep_share": 1.0, "slow_threshold_ms": 1000, "decision_window_seconds": 30}
+    expect(
+        Action.SAMPLING_POLICY_CHANGED,
+        bob.organization.pk,
+        actor=admin,
+        target=policy,
+        before=defaults,
+        after={**defaults, "keep_share": 0.1, "decision_window_seconds": 10},
+    )
+    last = AuditEntry.objects.for_organization(bob.organization.pk).order_by("-id").first()
+    assert last is not None
+    assert api(admin).put(url, {"keep_share": 1}, format="json").status_code == 200
+    expect(
+        Action.SAMPLING_POLICY_CHANGED,
+        bob.organization.pk,
+        actor=admin,
+        target=policy,
+        before={**defaults, "keep_share": 0.1, "decision_window_seconds": 10},
+        after={**defaults, "decision_window_seconds": 10},
+        after_id=last.pk,
+    )
+
+
+# --- Privacy (GDPR) -------------------------------------------------------------------------------------------------
+
+
+def test_privacy_export_and_delete_are_audited_without_the_value(bob: Tenant) -> None:
+    import hashlib
+
+    owner = bob.owner
+    base = f"/api/v1/orgs/{bob.slug}/privacy/"
+    body = {"key": "user.email", "value": "jane@example.org", "project": bob.project.slug}
+    assert api(owner).post(base + "export/", body, format="json").status_code == 200
+    details = {
+        "key": "user.email",
+        "value_sha256": hashlib.sha256(b"jane@example.org").hexdigest(),
+        "project": bob.project.slug,
+        "spans": 0,
+        "logs": 0,
+        "metric_series": 0,
+        "metric_points": 0,
+    }
+    expect(Action.PRIVACY_EXPORTED, bob.organization.pk, actor=owner, target=bob.project,
+           after={**details, "truncated": False})  # fmt: skip
+    assert api(owner).post(base + "delete/", body, format="json").status_code == 200
+    expect(Action.PRIVACY_DELETED, bob.organization.pk, actor=owner, target=bob.project, after=details)
 
 
 # --- The audit API ----------------------------------------------------------------------------------------------------

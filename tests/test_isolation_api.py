@@ -53,6 +53,9 @@ BODY = {
     "scopes": ["org:read"],
     "kind": "key",
     "pattern": "ssn",
+    "key": "enduser.id",
+    "value": "u-1",
+    "keep_share": 0.5,
 }
 
 

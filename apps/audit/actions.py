@@ -25,3 +25,6 @@ class Action(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     SCRUB_RULE_CREATED = "scrub_rule.created"
     SCRUB_RULE_DELETED = "scrub_rule.deleted"
+    PRIVACY_EXPORTED = "privacy.exported"
+    PRIVACY_DELETED = "privacy.deleted"
+    SAMPLING_POLICY_CHANGED = "sampling.policy_changed"

@@ -58,3 +58,13 @@ def compact_rollups() -> int:
             cursor.execute(family.sql)
             folded += cursor.fetchone()[0]
     return folded
+
+
+def fold_all_deltas() -> None:
+    """Fold every committed delta, waiting for a running compaction instead of skipping; call inside the
+    caller's transaction: the lock is held until it ends, so no compaction touches the rollup rows the
+    caller corrects next (GDPR deletion, apps/tracing/erasure.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+        for family in (RED, EDGES):
+            cursor.execute(family.sql)

@@ -25,6 +25,7 @@ from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
 from apps.otlp.types import Span
 from apps.otlp.values import hex_id
+from apps.tracing import sampling
 from apps.tracing.histogram import HIST_INDEX_SQL
 
 STAGE = "_vigil_span_stage"
@@ -142,6 +143,7 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
                 copy.write_row(row)
         cursor.execute(_INSERT_AND_ROLL_UP)
         inserted = cursor.fetchone()[0]
+        sampling.track(organization_id, project_id, spans, WriteResult(len(rows), inserted))  # tail sampling
         # ON COMMIT DELETE ROWS empties the stage at commit; a savepoint-only caller must not see stale rows.
         cursor.execute(f"TRUNCATE {STAGE}")
     return WriteResult(received=len(rows), inserted=inserted)

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.logs",
     "apps.metrics",
     "apps.ingest",
+    "apps.privacy",
     "apps.audit",
     "apps.tenants",
     "apps.accounts",
@@ -209,6 +210,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resolve-pending-edges": {"task": "vigil.resolve_pending_edges", "schedule": 300.0, "options": {"expires": 290}},
     # Readers add unfolded deltas themselves; folding keeps the tables they read small.
     "compact-rollups": {"task": "vigil.compact_rollups", "schedule": 15.0, "options": {"expires": 14}},
+    # Tail-based sampling: decide traces whose window has passed, delete the raw spans of dropped ones.
+    "decide-sampling": {"task": "vigil.decide_sampling", "schedule": 10.0, "options": {"expires": 9}},
 }
 
 # --- API --------------------------------------------------------------------
@@ -270,6 +273,8 @@ VIGIL_ATTRIBUTE_COUNT_LIMIT = env_int("VIGIL_ATTRIBUTE_COUNT_LIMIT", 128)
 VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT = env_int("VIGIL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 32_768)
 # Distinct metric series one project may have; points of new series beyond it are rejected (partial success).
 VIGIL_METRICS_MAX_SERIES_PER_PROJECT = env_int("VIGIL_METRICS_MAX_SERIES_PER_PROJECT", 100_000)
+# GDPR tools: attribute keys naming an end user besides enduser.id, user.id and user.email.
+VIGIL_PRIVACY_EXTRA_USER_KEYS = env_list("VIGIL_PRIVACY_EXTRA_USER_KEYS", [])
 
 LOGGING = {
     "version": 1,

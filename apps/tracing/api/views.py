@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from apps.core.api.timeparams import parse_int, time_range
 from apps.core.api.viewsets import TenantScopedViewSet
 from apps.tracing import queries
+from apps.tracing.sampling import sampling_note
 
 TELEMETRY_READ = "telemetry:read"
 _RANGE = [
@@ -103,7 +104,9 @@ class TraceViewSet(_ProjectTelemetry):
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
         """Newest traces with a span matching every filter."""
         found = queries.search_traces(self.access.organization_id, self.project_id, trace_filter(request.query_params))
-        return self.get_paginated_response(self.paginate_queryset(found))
+        response = self.get_paginated_response(self.paginate_queryset(found))
+        response.data["sampling"] = sampling_note(self.access.organization_id, self.project_id)
+        return response
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request: Request, organization_slug: str, project_slug: str, trace_id: str) -> Response:
