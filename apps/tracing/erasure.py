@@ -16,8 +16,9 @@ from typing import Any
 from django.db import connection
 
 from apps.tracing.histogram import HIST_INDEX_SQL
-from apps.tracing.queries import _span
+from apps.tracing.queries import span_json
 from apps.tracing.rollups import fold_all_deltas
+from apps.tracing.writers import PEER_KIND_SQL, PEER_SQL
 
 _SQL = Path(__file__).resolve().parent / "sql"
 _RED = "_vigil_erased_red"
@@ -67,7 +68,7 @@ def iter_spans(
             cursor.execute(sql, {**params, "time": after[0], "trace": after[1], "span": after[2], "limit": page})
             rows = cursor.fetchall()
         for row in rows:
-            yield _span(row[:22])
+            yield span_json(row[:22])
         if len(rows) < page:
             return
         last = rows[-1]
@@ -119,7 +120,7 @@ def delete_span_batch(organization_id: int, project_id: int, key: str, value: st
     with connection.cursor() as cursor:
         _temp_tables(cursor)
         cursor.execute(
-            _ERASE.format(match=match_sql(key), red=_RED, edge=_EDGE),
+            _ERASE.format(match=match_sql(key), red=_RED, edge=_EDGE, peer=PEER_SQL, peer_kind=PEER_KIND_SQL),
             {"org": organization_id, "project": project_id, "key": key, "value": value, "limit": limit},
         )
         deleted = int(cursor.fetchone()[0])

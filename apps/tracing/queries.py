@@ -34,7 +34,7 @@ def _loads(text: str | None) -> Any:
     return _json.decode(text) if text is not None else None
 
 
-def _span(row: tuple[Any, ...]) -> dict[str, Any]:
+def span_json(row: tuple[Any, ...]) -> dict[str, Any]:
     (trace_id, span_id, parent, name, service, kind, start_ns, duration_ns, status_code, status_message, trace_state,
      flags, attributes, events, links, scope_name, scope_version, scope_attributes, dropped_attributes,
      dropped_events, dropped_links, resource) = row  # fmt: skip
@@ -66,7 +66,7 @@ def get_trace(organization_id: int, project_id: int, trace_id: bytes) -> list[di
     """Every stored span of one trace, oldest first; empty when the trace is unknown."""
     with connection.cursor() as cursor:
         cursor.execute(_TRACE, [organization_id, project_id, trace_id])
-        return [_span(row) for row in cursor.fetchall()]
+        return [span_json(row) for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from django.db import connection
 from apps.core.partitions import ensure_partitions_for
 from apps.otlp.jsonb import jsonb
 from apps.otlp.resources import Fingerprints, upsert_resources
+from apps.otlp.staging import clear_stage, stage_rows
 from apps.otlp.types import Span
 from apps.otlp.values import hex_id
 from apps.tracing import sampling
@@ -43,10 +44,24 @@ _TYPES = (
 )  # fmt: skip
 
 # The edges and rollups of one batch, all from the rows the INSERT really added; see the .sql file.
+# The dependency a client or producer span calls (a database, cache, queue or host) and its kind:
+# one definition for counting edges at ingest and subtracting them on GDPR erasure.
+PEER_SQL = (
+    "coalesce(db_system || coalesce(':' || coalesce(attributes->>'db.namespace', attributes->>'db.name'), ''), "
+    "attributes->>'messaging.system' || coalesce(':' || (attributes->>'messaging.destination.name'), ''), "
+    "attributes->>'server.address', attributes->>'net.peer.name')"
+)
+PEER_KIND_SQL = (
+    "CASE WHEN db_system IN ('redis', 'memcached', 'valkey') THEN 'cache' WHEN db_system IS NOT NULL THEN 'database' "
+    "WHEN attributes ? 'messaging.system' THEN 'queue' ELSE 'external' END"
+)
+
 _SQL = Path(__file__).resolve().parent / "sql"
 EDGE_DELTAS = (_SQL / "edge_deltas.sql").read_text().format(hist_index=HIST_INDEX_SQL)
 _INSERT_AND_ROLL_UP = (
-    (_SQL / "insert_spans.sql").read_text().format(stage=STAGE, hist_index=HIST_INDEX_SQL, edge_deltas=EDGE_DELTAS)
+    (_SQL / "insert_spans.sql")
+    .read_text()
+    .format(stage=STAGE, hist_index=HIST_INDEX_SQL, edge_deltas=EDGE_DELTAS, peer=PEER_SQL, peer_kind=PEER_KIND_SQL)
 )
 
 
@@ -134,16 +149,10 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
     ensure_partitions_for(PARTITIONED, {row[2].date() for row in rows})
     with connection.cursor() as cursor:
         upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items())
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (LIKE tracing_span INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(_TYPES))
-            for row in rows:
-                copy.write_row(row)
+        stage_rows(cursor, stage=STAGE, like="tracing_span", columns=COLUMNS, types=_TYPES, rows=rows)
         cursor.execute(_INSERT_AND_ROLL_UP)
         inserted = cursor.fetchone()[0]
-        sampling.track(organization_id, project_id, spans, WriteResult(len(rows), inserted))  # tail sampling
-        # ON COMMIT DELETE ROWS empties the stage at commit; a savepoint-only caller must not see stale rows.
-        cursor.execute(f"TRUNCATE {STAGE}")
-    return WriteResult(received=len(rows), inserted=inserted)
+        clear_stage(cursor, STAGE)
+    result = WriteResult(received=len(rows), inserted=inserted)
+    sampling.track(organization_id, project_id, spans, result)  # tail sampling: state of the traces just written
+    return result

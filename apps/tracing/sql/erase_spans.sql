@@ -2,7 +2,7 @@
 -- traces (whole traces, so a deleted parent is still visible to its deleted children in this statement's
 -- snapshot), drop their pending edges, and note what each deleted span had added to the rollups in the
 -- temp tables {red} and {edge}; correct_rollups.sql then subtracts exactly that.
--- The edge expressions repeat those of insert_spans.sql: keep them in step.
+-- The dependency of a client span comes from PEER_SQL/PEER_KIND_SQL (apps/tracing/writers.py), as at ingest.
 WITH matched AS (
     SELECT DISTINCT trace_id FROM (
         SELECT s.trace_id FROM tracing_span s
@@ -42,17 +42,10 @@ WITH matched AS (
     UNION ALL
     SELECT * FROM (
         SELECT organization_id, project_id, start_time, service_name,
-               coalesce(db_system || coalesce(':' || coalesce(attributes->>'db.namespace', attributes->>'db.name'), ''),
-                        attributes->>'messaging.system' || coalesce(':' || (attributes->>'messaging.destination.name'), ''),
-                        attributes->>'server.address', attributes->>'net.peer.name') AS target,
-               CASE WHEN db_system IN ('redis', 'memcached', 'valkey') THEN 'cache'
-                    WHEN db_system IS NOT NULL THEN 'database'
-                    WHEN attributes ? 'messaging.system' THEN 'queue'
-                    ELSE 'external' END,
+               {peer} AS target, {peer_kind},
                duration_ns, status_code = 2
         FROM del
-        WHERE kind IN (3, 4) AND (db_system IS NOT NULL OR attributes ?| array['messaging.system', 'server.address',
-                                                                                  'net.peer.name'])
+        WHERE kind IN (3, 4)
     ) AS external WHERE target IS NOT NULL
 )
 SELECT count(*) FROM del

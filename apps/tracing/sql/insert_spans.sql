@@ -1,7 +1,8 @@
 -- One batch of spans: insert the new ones, and append the rollup deltas (RED and service-map edges)
 -- of exactly the rows the INSERT added (``ins``), so a retried span is neither stored nor counted twice.
 -- Filled in by apps/tracing/writers.py: <stage> the staging table, <hist_index> the bucket formula,
--- <edge_deltas> the shared edge-delta insert (edge_deltas.sql).
+-- <edge_deltas> the shared edge-delta insert (edge_deltas.sql), <peer>/<peer_kind> the dependency a
+-- client span calls (apps/tracing/writers.py).
 WITH ins AS (
     INSERT INTO tracing_span SELECT * FROM {stage} ORDER BY trace_id, span_id
     ON CONFLICT DO NOTHING
@@ -9,15 +10,8 @@ WITH ins AS (
               status_code, duration_ns,
               -- the dependency a client/producer span calls, read from its attributes here so that the
               -- attributes themselves are not carried through the rest of the statement
-              CASE WHEN kind IN (3, 4) THEN coalesce(
-                  db_system || coalesce(':' || coalesce(attributes->>'db.namespace', attributes->>'db.name'), ''),
-                  attributes->>'messaging.system' || coalesce(':' || (attributes->>'messaging.destination.name'), ''),
-                  attributes->>'server.address', attributes->>'net.peer.name') END AS peer,
-              CASE WHEN kind NOT IN (3, 4) THEN NULL
-                   WHEN db_system IN ('redis', 'memcached', 'valkey') THEN 'cache'
-                   WHEN db_system IS NOT NULL THEN 'database'
-                   WHEN attributes ? 'messaging.system' THEN 'queue'
-                   ELSE 'external' END AS peer_kind
+              CASE WHEN kind IN (3, 4) THEN {peer} END AS peer,
+              CASE WHEN kind IN (3, 4) THEN {peer_kind} END AS peer_kind
 ), spans AS (
     SELECT *, {hist_index} AS h, (status_code = 2) AS is_error FROM ins
 ), parents AS (
