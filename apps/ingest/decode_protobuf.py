@@ -1,7 +1,8 @@
 """Decode OTLP/protobuf export requests (traces, logs, metrics) into ``apps.otlp.types``.
 
 Pure functions: no Django, no database. ``decode_traces(body)`` takes the HTTP body of an
-``ExportTraceServiceRequest``; ``decode_traces_message(msg)`` takes an already-parsed request (gRPC).
+``ExportTraceServiceRequest``; ``decode_traces_message(msg)`` takes an already-parsed request (the gRPC receiver
+hands over raw bytes instead, so this decoder validates them).
 Logs and metrics have the same pair.
 
 Speed. Parsing with upb is cheap; what costs is touching every ``KeyValue``/``AnyValue`` through

@@ -10,7 +10,6 @@ UNAUTHENTICATED, INVALID_ARGUMENT (not retried), RESOURCE_EXHAUSTED and UNAVAILA
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -23,20 +22,17 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from apps.ingest import pipeline, ratelimit
 from apps.ingest.auth import IngestAuthError, authenticate
-from apps.otlp.types import Decoded, DecodeError
+from apps.ingest.body import PROTOBUF
+from apps.otlp.types import DecodeError
 
 logger = logging.getLogger("vigil.ingest.grpc")
 
 
-def _export(
-    request: Any, context: grpc.ServicerContext, decode: Callable[[Any], Decoded], response: Any, field: str
-) -> Any:
+def _export(request: bytes, context: grpc.ServicerContext, signal: str, response: Any, field: str) -> Any:
     close_old_connections()
     try:
         principal = authenticate({key.lower(): value for key, value in context.invocation_metadata()})
-        decoded = decode(request)
-        ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
-        outcome = pipeline.ingest_decoded(principal, decoded)
+        outcome = pipeline.ingest_request(principal, signal, PROTOBUF, request)
     except IngestAuthError as exc:
         context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
     except DecodeError as exc:
@@ -82,10 +78,9 @@ _SERVICES = {
 def _handler(signal: str, response_type: Any, field: str) -> grpc.RpcMethodHandler:
     """Export takes the request as raw bytes (no deserializer): our decoder parses it, so a corrupted
     message is INVALID_ARGUMENT with a reason instead of grpcio's INTERNAL, and the fast decoder is used."""
-    decode = pipeline.SIGNALS[signal].decode_protobuf
 
     def export(request: bytes, context: grpc.ServicerContext) -> Any:
-        return _export(request, context, decode, response_type(), field)
+        return _export(request, context, signal, response_type(), field)
 
     return grpc.unary_unary_rpc_method_handler(
         export, request_deserializer=None, response_serializer=lambda message: message.SerializeToString()

@@ -92,10 +92,7 @@ def _process(signal: str, headers: dict[str, str], media: str, raw: bytes) -> pi
     try:
         principal = authenticate(headers)
         body = decompress(raw, headers.get("content-encoding", ""), settings.VIGIL_INGEST_MAX_BODY_BYTES)
-        spec = pipeline.SIGNALS[signal]
-        decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
-        ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
-        return pipeline.ingest_decoded(principal, decoded)
+        return pipeline.ingest_request(principal, signal, media, body)
     finally:
         close_old_connections()
 

@@ -1,7 +1,7 @@
 """The ingest pipeline, one small step each: decode → limit → scrub → write (committed) → outcome.
 
-Both transports (OTLP/HTTP views and the gRPC servicer) call ``ingest_request`` or
-``ingest_decoded``; only the framing around it differs.
+Both transports (the OTLP/HTTP app and the gRPC servicer) authenticate the key and call
+``ingest_request`` with the (decompressed) body; only the framing around it differs.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.ingest import decode_json, decode_protobuf
+from apps.ingest import decode_json, decode_protobuf, ratelimit
 from apps.ingest.auth import IngestPrincipal
 from apps.ingest.body import JSON
 from apps.ingest.limits import AttributeLimits, limit_decoded
@@ -35,17 +34,12 @@ class Signal:
     name: str
     decode_protobuf: Decoder
     decode_json: Decoder
-    decode_message: Callable[[Any], Decoded]  # an already-parsed request (gRPC)
 
 
 SIGNALS = {
-    "traces": Signal(
-        "traces", decode_protobuf.decode_traces, decode_json.decode_traces, decode_protobuf.decode_traces_message
-    ),
-    "logs": Signal("logs", decode_protobuf.decode_logs, decode_json.decode_logs, decode_protobuf.decode_logs_message),
-    "metrics": Signal(
-        "metrics", decode_protobuf.decode_metrics, decode_json.decode_metrics, decode_protobuf.decode_metrics_message
-    ),
+    "traces": Signal("traces", decode_protobuf.decode_traces, decode_json.decode_traces),
+    "logs": Signal("logs", decode_protobuf.decode_logs, decode_json.decode_logs),
+    "metrics": Signal("metrics", decode_protobuf.decode_metrics, decode_json.decode_metrics),
 }
 
 
@@ -126,7 +120,11 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
 
 
 def ingest_request(principal: IngestPrincipal, signal: str, media: str, body: bytes) -> Outcome:
-    """Decode a (decompressed) body of ``media`` type and ingest it. Raises DecodeError for bad bodies."""
+    """Decode a (decompressed) body of ``media`` type, charge the rate limit and ingest it.
+
+    Raises DecodeError for bad bodies, RateLimited over the project's limit, and database errors.
+    """
     spec = SIGNALS[signal]
     decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
+    ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
     return ingest_decoded(principal, decoded)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any
 
 BYTES_MARKER = "$bytes"
 DOUBLE_MARKER = "$double"
@@ -24,7 +23,3 @@ def double_value(value: float) -> float | dict[str, str]:
 
 def hex_id(raw: bytes | None) -> str | None:
     return raw.hex() if raw else None
-
-
-def is_bytes_value(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and BYTES_MARKER in value

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ingest.test_http_refusals import trace_request
+from tests.ingest.otlp_http import trace_request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

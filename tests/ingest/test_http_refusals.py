@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -19,65 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from apps.ingest.auth import KEY_CACHE
-from apps.tenants.services import create_ingest_key, revoke_ingest_key
+from apps.tenants.services import revoke_ingest_key
 from tests.conftest import Tenant
-
-PROTOBUF = "application/x-protobuf"
-
-
-def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
-    """Status, headers (case-insensitive) and body of one POST."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
-
-
-def trace_request(spans: int = 3, *, start_ns: int | None = None, bad_ids: int = 0) -> bytes:
-    start = start_ns or time.time_ns()
-    request = ExportTraceServiceRequest()
-    scope_spans = request.resource_spans.add().scope_spans.add()
-    request.resource_spans[0].resource.attributes.add(key="service.name").value.string_value = "api"
-    for index in range(spans):
-        span = scope_spans.spans.add()
-        span.trace_id = os.urandom(15) if index < bad_ids else os.urandom(16)
-        span.span_id = os.urandom(8)
-        span.name = "GET /"
-        span.kind = 2
-        span.start_time_unix_nano = start
-        span.end_time_unix_nano = start + 1_000_000
-    return request.SerializeToString()
-
-
-def stored_spans(tenant: Tenant) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tracing_span WHERE organization_id = %s", [tenant.organization.pk])
-        return int(cursor.fetchone()[0])
-
-
-def status_message(body: bytes) -> str:
-    """google.rpc.Status: field 2 is the message (a length-delimited string after the varint code)."""
-    assert body[0] == 0x08
-    index = 2 if body[1] < 0x80 else 3
-    assert body[index] == 0x12
-    return body[index + 2 : index + 2 + body[index + 1]].decode()
-
-
-@pytest.fixture
-def key(alice: Tenant) -> str:
-    KEY_CACHE.clear()
-    return create_ingest_key(alice.project, alice.owner, name="refusals").plaintext
-
-
-@pytest.fixture
-def traces_url(asgi_url: str) -> str:
-    return f"{asgi_url}/v1/traces"
-
-
-def headers(key: str, content_type: str = PROTOBUF, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Content-Type": content_type, **extra}
+from tests.ingest.otlp_http import PROTOBUF, headers, post, status_message, stored_spans, trace_request
 
 
 def test_accepted_request_answers_an_export_response(alice: Tenant, traces_url: str, key: str) -> None:
@@ -232,3 +173,11 @@ def test_nul_characters_are_stored_as_replacement_characters(alice: Tenant, trac
         name, attributes = cursor.fetchone()
     assert name == "GET /\ufffdx"
     assert json.loads(attributes) == {"k\ufffd": "v\ufffd"}
+
+
+def test_spans_land_in_the_keys_project_only(alice: Tenant, bob: Tenant, traces_url: str, key: str) -> None:
+    """The key alone decides the tenant: a header naming another organization changes nothing."""
+    extra = {"X-Vigil-Organization": bob.slug, "X-Vigil-Project": bob.project.slug}
+    assert post(traces_url, trace_request(2), headers(key, **extra))[0] == 200
+    assert stored_spans(alice) == 2
+    assert stored_spans(bob) == 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from apps.ingest.decode_json import decode_traces
 from tests.conftest import Tenant, session_client
-from tests.ingest.test_http_refusals import post
+from tests.ingest.otlp_http import post
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

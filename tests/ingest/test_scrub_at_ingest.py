@@ -9,10 +9,10 @@ from django.db import connection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import Tenant
-from tests.ingest.test_http_refusals import headers, key, post, traces_url  # noqa: F401  (fixtures)
+from tests.ingest.otlp_http import headers, post
 
 
-def test_pii_in_attributes_events_and_resource_is_redacted(alice: Tenant, traces_url: str, key: str) -> None:  # noqa: F811
+def test_pii_in_attributes_events_and_resource_is_redacted(alice: Tenant, traces_url: str, key: str) -> None:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.add(key="service.name").value.string_value = "api"

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from apps.ingest.models import ScrubRule
 from tests.conftest import Tenant, session_client
-from tests.ingest.test_http_refusals import headers, post
+from tests.ingest.otlp_http import headers, post
 
 
 def rules_url(tenant: Tenant) -> str:

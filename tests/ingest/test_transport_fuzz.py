@@ -8,12 +8,11 @@ import json
 import zlib
 from typing import Any
 
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Tenant
-from tests.ingest.test_http_refusals import post, trace_request
+from tests.ingest.otlp_http import post, stored_spans, trace_request
 
 CONTENT_TYPES = ["application/x-protobuf", "application/json", "application/protobuf", "text/plain", "", "*/*"]
 ENCODINGS = ["", "gzip", "deflate", "br", "identity"]
@@ -50,12 +49,6 @@ def _check(status: int, body: bytes) -> None:
         assert body, "a refusal carries a message"
 
 
-def _stored(tenant: Tenant) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tracing_span WHERE organization_id = %s", [tenant.organization.pk])
-        return int(cursor.fetchone()[0])
-
-
 @FUZZ
 @given(
     body=st.binary(max_size=2048),
@@ -77,7 +70,7 @@ def test_random_bytes(
     encoding=st.sampled_from(["", "gzip", "deflate"]),
 )
 def test_corrupted_protobuf(alice: Tenant, asgi_url: str, ingest_key: str, flips: Any, cut: int, encoding: str) -> None:
-    before = _stored(alice)
+    before = stored_spans(alice)
     body = _encode(_mutate(trace_request(4), flips, cut), encoding)
     headers = {"Authorization": f"Bearer {ingest_key}", "Content-Type": "application/x-protobuf"}
     if encoding:
@@ -85,7 +78,7 @@ def test_corrupted_protobuf(alice: Tenant, asgi_url: str, ingest_key: str, flips
     status, _, answer = post(f"{asgi_url}/v1/traces", body, headers)
     _check(status, answer)
     if status != 200:
-        assert _stored(alice) == before  # nothing partially written
+        assert stored_spans(alice) == before  # nothing partially written
 
 
 @FUZZ
