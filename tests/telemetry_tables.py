@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.apps import apps
 from django.db import connection
 
+from apps.otlp import resources
+
 
 def telemetry_tables() -> list[str]:
     """Top-level tables of the schema that no Django model owns (partitions go with their parent)."""
@@ -29,3 +31,4 @@ def truncate_telemetry() -> None:
     with connection.cursor() as cursor:
         for name in _tables:
             cursor.execute(f'DELETE FROM "{name}"')  # noqa: S608  (our own table names)
+    resources.forget_known()

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable
 
 import msgspec
+from django.db import transaction
 from psycopg import Cursor
 
 from apps.otlp.jsonb import jsonb
@@ -37,18 +38,41 @@ class Fingerprints:
         return found
 
 
+# Resources this process has seen committed, per (organization, project, fingerprint). Resource rows are
+# never deleted while their project exists, so a known one needs no INSERT: after the first requests of a
+# service instance, a batch writes no resource at all. Bounded: cleared when it grows past _KNOWN_MAX.
+_known: set[tuple[int, int, bytes]] = set()
+_KNOWN_MAX = 100_000
+
+
 def upsert_resources(
     cursor: Cursor, organization_id: int, project_id: int, resources: Iterable[tuple[bytes, Resource]]
 ) -> None:
     """Insert the resources not stored yet; in fingerprint order so concurrent writers never deadlock."""
+    new = sorted(
+        ((fp, r) for fp, r in resources if (organization_id, project_id, fp) not in _known), key=lambda item: item[0]
+    )
+    if not new:
+        return
     rows = [
         (organization_id, project_id, fp, r.service_name, jsonb(r.attributes), r.dropped_attributes_count, r.schema_url)
-        for fp, r in sorted(resources, key=lambda item: item[0])
+        for fp, r in new
     ]
-    if not rows:
-        return
     cursor.executemany(
         "INSERT INTO otlp_resource (organization_id, project_id, fingerprint, service_name, attributes, "
         "dropped_attributes_count, schema_url) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
         rows,
     )
+    keys = [(organization_id, project_id, fp) for fp, _ in new]
+
+    def remember() -> None:  # only once committed: a rolled-back insert must be retried
+        if len(_known) > _KNOWN_MAX:
+            _known.clear()
+        _known.update(keys)
+
+    transaction.on_commit(remember)
+
+
+def forget_known() -> None:
+    """Forget which resources are stored (when the table was emptied behind this process's back, e.g. by tests)."""
+    _known.clear()

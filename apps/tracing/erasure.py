@@ -18,7 +18,6 @@ from django.db import connection
 from apps.tracing.histogram import HIST_INDEX_SQL
 from apps.tracing.queries import span_json
 from apps.tracing.rollups import fold_all_deltas
-from apps.tracing.writers import PEER_KIND_SQL, PEER_SQL
 
 _SQL = Path(__file__).resolve().parent / "sql"
 _RED = "_vigil_erased_red"
@@ -120,7 +119,7 @@ def delete_span_batch(organization_id: int, project_id: int, key: str, value: st
     with connection.cursor() as cursor:
         _temp_tables(cursor)
         cursor.execute(
-            _ERASE.format(match=match_sql(key), red=_RED, edge=_EDGE, peer=PEER_SQL, peer_kind=PEER_KIND_SQL),
+            _ERASE.format(match=match_sql(key), red=_RED, edge=_EDGE),
             {"org": organization_id, "project": project_id, "key": key, "value": value, "limit": limit},
         )
         deleted = int(cursor.fetchone()[0])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from apps.audit.actions import Action
 from apps.audit.services import Origin, record
 from apps.otlp.types import Span, StatusCode
+from apps.otlp.values import time_of_ns
 from apps.tracing.models import SamplingPolicy
 
 if TYPE_CHECKING:
@@ -81,10 +82,6 @@ def forget_policies() -> None:
     _samples.clear()
 
 
-def _start_time(span: Span) -> datetime:
-    return datetime.fromtimestamp(span.start_ns / 1e9, tz=UTC)  # as writers.span_row stores it
-
-
 _UPSERT = """
 WITH up AS (
     INSERT INTO tracing_trace_state AS s (organization_id, project_id, trace_id, first_seen, last_seen, has_error,
@@ -121,7 +118,7 @@ def track(organization_id: int, project_id: int, spans: Sequence[Span], result: 
     traces: dict[bytes, list[Any]] = {}
     for span in spans:
         duration = max(span.end_ns - span.start_ns, 0)
-        start = _start_time(span)
+        start = time_of_ns(span.start_ns)  # as the span's start_time is stored
         error = span.status_code == StatusCode.ERROR
         found = traces.get(span.trace_id)
         if found is None:

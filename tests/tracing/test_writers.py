@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from typing import Any
 
@@ -85,6 +86,72 @@ def test_retried_batch_is_stored_and_counted_once(alice: Tenant) -> None:
     assert hour[0][0] == 20
     assert sum(histogram.unpack(hour[0][1]).values()) == 20
     assert fetch("SELECT count(*) FROM tracing_red_delta") == [(0,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partly_retried_batch_stores_and_counts_only_the_new_spans(alice: Tenant) -> None:
+    trace_id = os.urandom(16)
+    root = make_span(RESOURCE_A, "GET /checkout", trace_id=trace_id, kind=SpanKind.CLIENT)
+    first = [root, *(make_span(RESOURCE_A, "GET /") for _ in range(4))]
+    assert write(alice, first) == 5
+    # a Collector re-batched: three stored spans again, plus a callee of the stored root and a new span
+    child = make_span(RESOURCE_B, "POST /pay", parent=root.span_id, trace_id=trace_id, error=True)
+    assert write(alice, [*first[2:], child, make_span(RESOURCE_A, "GET /")]) == 2
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(7,)]
+    red = folded(
+        "SELECT sum(request_count), sum(error_count) FROM tracing_red_minute WHERE organization_id = %s",
+        alice.organization.pk,
+    )
+    assert red == [(7, 1)]
+    edges = fetch("SELECT source_service, target, call_count FROM tracing_edge_minute WHERE organization_id = %s",
+                  alice.organization.pk)  # fmt: skip
+    assert edges == [("frontend", "checkout", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_span_repeated_within_one_request_is_stored_once(alice: Tenant) -> None:
+    span = make_span(RESOURCE_A, "GET /")
+    assert write(alice, [span, span, make_span(RESOURCE_A, "GET /")]) == 2
+    assert folded("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
+                  alice.organization.pk) == [(2,)]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_the_same_spans_store_and_count_them_once(alice: Tenant) -> None:
+    """The second writer's COPY waits for the first transaction's key, is refused when it commits, and
+    then stores only what is left."""
+    shared = [make_span(RESOURCE_A, "GET /") for _ in range(10)]
+    own = make_span(RESOURCE_A, "GET /own")
+    first_wrote, second_started = threading.Event(), threading.Event()
+    results: dict[str, int] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                results["first"] = write_spans(alice.organization.pk, alice.project.pk, shared).inserted
+                first_wrote.set()
+                second_started.wait(10)
+                time.sleep(0.3)  # the second writer is now waiting on our uncommitted keys
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            first_wrote.wait(10)
+            second_started.set()
+            results["second"] = write(alice, [*shared, own])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == {"first": 10, "second": 1}
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(11,)]
+    assert folded("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
+                  alice.organization.pk) == [(11,)]  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,7 @@
 -- traces (whole traces, so a deleted parent is still visible to its deleted children in this statement's
 -- snapshot), drop their pending edges, and note what each deleted span had added to the rollups in the
 -- temp tables {red} and {edge}; correct_rollups.sql then subtracts exactly that.
--- The dependency of a client span comes from PEER_SQL/PEER_KIND_SQL (apps/tracing/writers.py), as at ingest.
+-- The dependency of a client span is the stored peer/peer_kind, as counted at ingest.
 WITH matched AS (
     SELECT DISTINCT trace_id FROM (
         SELECT s.trace_id FROM tracing_span s
@@ -14,7 +14,7 @@ WITH matched AS (
     WHERE s.organization_id = %(org)s AND s.project_id = %(project)s AND {match}
       AND s.trace_id IN (SELECT trace_id FROM matched)
     RETURNING s.organization_id, s.project_id, s.start_time, s.trace_id, s.span_id, s.parent_span_id, s.service_name,
-              s.name, s.kind, s.status_code, s.duration_ns, s.db_system, s.attributes
+              s.name, s.kind, s.status_code, s.duration_ns, s.peer, s.peer_kind
 ), pending AS (
     -- a child still waiting for its parent was never counted in an edge: forget it, subtract nothing
     DELETE FROM tracing_pending_edge pe USING del d
@@ -40,12 +40,7 @@ WITH matched AS (
            status_code = 2
     FROM parents WHERE parent_service IS NOT NULL AND parent_service <> service_name
     UNION ALL
-    SELECT * FROM (
-        SELECT organization_id, project_id, start_time, service_name,
-               {peer} AS target, {peer_kind},
-               duration_ns, status_code = 2
-        FROM del
-        WHERE kind IN (3, 4)
-    ) AS external WHERE target IS NOT NULL
+    SELECT organization_id, project_id, start_time, service_name, peer, peer_kind, duration_ns, status_code = 2
+    FROM del WHERE peer IS NOT NULL AND peer <> service_name
 )
 SELECT count(*) FROM del
