@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("apps.logs.api.urls")),
     path("", include("apps.metrics.api.urls")),
     path("", include("apps.privacy.api.urls")),
+    path("", include("apps.errors.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api:api-schema"), name="api-docs"),
 ]
@@ -29,6 +30,7 @@ urlpatterns = [
     path("", include("apps.tenants.urls", namespace="tenants")),
     path("", include("apps.audit.urls", namespace="audit")),
     path("", include("apps.ingest.urls", namespace="ingest")),
+    path("", include("apps.apm.urls", namespace="apm")),
 ]
 
 handler400 = errors.bad_request

@@ -176,9 +176,35 @@ def _trace(tenant: Tenant, user: Any) -> SimpleNamespace:
     return SimpleNamespace(trace_id=span.trace_id.hex(), service=span.resource.service_name)
 
 
-# Views over telemetry tables (no model): detail kwarg -> a function storing one such thing in the tenant.
+def _other_trace(tenant: Tenant, user: Any) -> SimpleNamespace:
+    """A second stored trace, for pages over two traces (the trace comparison's ``other_id``)."""
+    stored = _trace(tenant, user)
+    return SimpleNamespace(other_id=stored.trace_id, trace_id=stored.trace_id, service=stored.service)
+
+
+# Views over telemetry tables (no model): detail kwarg -> a function storing one such thing in the tenant
+# (the returned object has an attribute named like the kwarg).
+def _issue(tenant: Tenant, user: Any) -> SimpleNamespace:
+    """One error issue, from a span with an exception event ingested the way the pipeline does."""
+    from apps.errors.fingerprint import group
+    from apps.errors.writers import record_errors
+    from apps.otlp.types import SpanEvent
+
+    now = time.time_ns()
+    event = SpanEvent(now, "exception", {"exception.type": "KeyError", "exception.message": f"{tenant.slug} broke"})
+    span = Span(resource=OtlpResource({"service.name": f"{tenant.slug}-svc"}), scope=Scope(), trace_id=os.urandom(16),
+                span_id=os.urandom(8), parent_span_id=None, name="GET /", kind=2, start_ns=now, end_ns=now + 1_000_000,
+                attributes={}, events=[event])  # fmt: skip
+    with transaction.atomic():
+        write_spans(tenant.organization.pk, tenant.project.pk, [span])
+        record_errors(tenant.organization.pk, tenant.project.pk, [span], [])
+    return SimpleNamespace(fingerprint=group("KeyError", f"{tenant.slug} broke", "").fingerprint)
+
+
 TELEMETRY_FACTORIES: dict[str, Callable[[Tenant, Any], Any]] = {
+    "fingerprint": _issue,
     "trace_id": _trace,
+    "other_id": _other_trace,
     "service": _trace,
 }
 

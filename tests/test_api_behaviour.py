@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import ApiToken
 from apps.core.secrets import digest
+from apps.logs.writers import write_logs
 from apps.tenants import services as tenant_services
-from apps.tenants.models import IngestKey, Invitation, Membership
+from apps.tenants.models import IngestKey, Invitation, Membership, Organization
 from apps.tenants.roles import Role
 from tests.conftest import Tenant, session_client, token_client
 from tests.factories import PASSWORD, ProjectFactory
@@ -216,6 +220,37 @@ def test_every_list_pages(route: Any, bob: Tenant) -> None:
     assert body["previous"] is None
     capped = client.get(url, {"page_size": 100_000}).json()
     assert capped["count"] == body["count"]
+
+
+def _one_of_everything(tenant: Tenant) -> None:
+    """A row for every tenant model, a trace, an issue and a log record."""
+    from tests.logs.test_writers import make_log
+    from tests.support import OBJECT_FACTORIES, TELEMETRY_FACTORIES
+
+    for model, factory in OBJECT_FACTORIES.items():
+        if model is not Organization:
+            factory(tenant, tenant.owner)
+    for factory in {id(f): f for f in TELEMETRY_FACTORIES.values()}.values():
+        factory(tenant, tenant.owner)
+    with transaction.atomic():
+        write_logs(
+            tenant.organization.pk, tenant.project.pk, [make_log(f"seed {time.time_ns()}", time_ns=time.time_ns())]
+        )
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES, ids=str)
+def test_every_list_makes_a_fixed_number_of_queries(route: Any, bob: Tenant, django_assert_num_queries: Any) -> None:
+    """No N+1 in our own code: a list with three times more rows makes exactly as many SQL queries."""
+    client = session_client(bob.owner)
+    url = fill(route, url_values(route, bob))
+    _one_of_everything(bob)
+    client.get(url)  # warm the per-process caches (keys, policies) before counting
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    _one_of_everything(bob)
+    _one_of_everything(bob)
+    with django_assert_num_queries(len(first)):
+        client.get(url)
 
 
 def test_pages_and_page_size_cap(bob: Tenant) -> None:

@@ -402,6 +402,32 @@ def test_sampling_policy_changed(bob: Tenant) -> None:
     )
 
 
+# --- Errors ---------------------------------------------------------------------------------------------------------
+
+
+def test_error_status_changed_and_reopened(bob: Tenant) -> None:
+    from apps.errors.models import ErrorGroup
+    from tests.errors.test_issues import failing_span, ingest
+
+    ingest(bob, [failing_span(1, ago_s=120)])
+    issue = ErrorGroup.objects.for_organization(bob.organization.pk).get()
+    url = f"/api/v1/orgs/{bob.slug}/projects/{bob.project.slug}/errors/{issue.fingerprint}/"
+    editor = bob.members["editor"]
+    assert api(editor).patch(url, {"status": "resolved"}, format="json").status_code == 200
+    expect(Action.ERROR_STATUS_CHANGED, bob.organization.pk, actor=editor, target=issue,
+           before={"status": "unresolved"}, after={"status": "resolved"})  # fmt: skip
+    ingest(bob, [failing_span(2, ago_s=0)])
+    expect(
+        Action.ERROR_REOPENED,
+        bob.organization.pk,
+        actor="ingest (the error occurred again)",
+        target=issue,
+        before={"status": "resolved"},
+        after={"status": "unresolved"},
+        origin=False,
+    )
+
+
 # --- Privacy (GDPR) -------------------------------------------------------------------------------------------------
 
 

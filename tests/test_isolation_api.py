@@ -56,6 +56,7 @@ BODY = {
     "key": "enduser.id",
     "value": "u-1",
     "keep_share": 0.5,
+    "status": "ignored",
 }
 
 

@@ -17,6 +17,7 @@ from apps.tenants.models import IngestKey, Invitation, Membership
 from tests.conftest import Tenant
 from tests.support import (
     OBJECT_FACTORIES,
+    TELEMETRY_FACTORIES,
     Route,
     discover_routes,
     fast_passwords,  # noqa: F401  (fixture)
@@ -50,6 +51,10 @@ def url_for(route: Route, tenant: Tenant) -> str:
             values[name] = tenant.project.slug
         else:
             model = getattr(route.view_class, "model", None) or KWARG_MODELS.get(name)
+            if model is None and name in TELEMETRY_FACTORIES:
+                # Telemetry has no model: the factory stores one item in the tenant and names it by the kwarg.
+                values[name] = getattr(TELEMETRY_FACTORIES[name](tenant, tenant.owner), name)
+                continue
             factory = OBJECT_FACTORIES.get(model)  # type: ignore[arg-type]
             assert factory is not None, f"{route}: add the model of {name!r} to KWARG_MODELS / OBJECT_FACTORIES"
             obj = factory(tenant, tenant.owner)

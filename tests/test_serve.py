@@ -6,6 +6,7 @@ it starts its own pgserver PostgreSQL and Redis exactly as on a fresh machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,9 +44,10 @@ def _embedded_processes(var_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _start(var_dir: Path, port: int, grpc_port: int = 0) -> subprocess.Popen[bytes]:
+def _start(var_dir: Path, port: int, grpc_port: int = 0, demo: bool = False) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
+        VIGIL_DEMO="1" if demo else "0",
         VIGIL_VAR_DIR=str(var_dir),
         VIGIL_PORT=str(port),
         VIGIL_OTLP_GRPC_PORT=str(grpc_port or free_port()),
@@ -86,6 +88,18 @@ def _wait_listening(port: int) -> None:
     raise AssertionError(f"nothing listens on the OTLP/gRPC port {port}")
 
 
+def _wait_demo_traffic(process: subprocess.Popen[bytes]) -> None:
+    """The demo traffic (manage.py vigil_demo) starts once the web server is healthy."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a step like migrate may end meanwhile
+                if "vigil_demo" in " ".join(child.cmdline()):
+                    return
+        time.sleep(0.2)
+    raise AssertionError("serve did not start the demo traffic")
+
+
 def _ctrl_c(process: subprocess.Popen[bytes], var_dir: Path) -> float:
     tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     tree += _embedded_processes(var_dir)
@@ -111,14 +125,42 @@ def _login_page_and_credentials(base: str, var_dir: Path) -> dict[str, Any]:
     return credentials
 
 
+def _wait_demo_story(api: str, token: str, started: float) -> dict[str, bool]:
+    """What a person opening the pages after ``make run`` must see within two minutes: the demo's services,
+    traces, map (database, cache, external host), errors, the N+1 finding and checkout's deploy."""
+    day = "from=" + str(time.time_ns() - 86_400 * 10**9)
+
+    def found(path: str, test: Any) -> bool:
+        status, body = _get(f"{api}/{path}", token)
+        return status == 200 and bool(test(json.loads(body)))
+
+    checks = {
+        "services": ("services/?" + day, lambda b: {"frontend", "api-gateway", "checkout", "payments", "inventory"}
+                     <= {s["service"] for s in b["results"]}),
+        "traces": ("traces/?" + day, lambda b: b["count"] > 0),
+        "map": ("service-map/?" + day, lambda b: {"database", "cache", "external"} <= {n["kind"] for n in b["nodes"]}),
+        "errors": ("errors/?" + day, lambda b: b["count"] > 0),
+        "n+1": ("n-plus-one/?" + day, lambda b: b["count"] > 0),
+        "deploy": ("services/checkout/series/?" + day, lambda b: len(b["deploys"]) > 0),
+    }  # fmt: skip
+    seen = dict.fromkeys(checks, False)
+    while time.monotonic() - started < 120 and not all(seen.values()):
+        for name, (path, test) in checks.items():
+            seen[name] = seen[name] or found(path, test)
+        time.sleep(2)
+    return seen
+
+
 def test_serve_starts_embedded_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     port, grpc_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
 
-    first = _start(var_dir, port, grpc_port)
+    started = time.monotonic()
+    first = _start(var_dir, port, grpc_port, demo=True)
     try:
         _wait_ready(first, base)
+        _wait_demo_traffic(first)
         credentials = _login_page_and_credentials(base, var_dir)
         assert credentials["otlp_grpc"] == f"http://127.0.0.1:{grpc_port}"
         _wait_listening(grpc_port)
@@ -127,6 +169,8 @@ def test_serve_starts_embedded_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         assert status == 200
         project_id = json.loads(body)["results"][0]["id"]
         assert json.loads(body)["results"][0]["slug"] == project
+        story = _wait_demo_story(f"{base}/api/v1/orgs/{org}/projects/{project}", credentials["api_token"], started)
+        assert time.monotonic() - started < 120, story
     finally:
         elapsed = _ctrl_c(first, var_dir)
     assert elapsed < 10, f"stopping took {elapsed:.1f} s"

@@ -28,3 +28,5 @@ class Action(StrEnum):
     PRIVACY_EXPORTED = "privacy.exported"
     PRIVACY_DELETED = "privacy.deleted"
     SAMPLING_POLICY_CHANGED = "sampling.policy_changed"
+    ERROR_STATUS_CHANGED = "error.status_changed"
+    ERROR_REOPENED = "error.reopened"

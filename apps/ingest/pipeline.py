@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from apps.errors.writers import record_errors
 from apps.ingest import decode_json, decode_protobuf, ratelimit
 from apps.ingest.auth import IngestPrincipal
 from apps.ingest.body import JSON
 from apps.ingest.limits import AttributeLimits, limit_decoded
 from apps.ingest.scrub import Scrubber
 from apps.ingest.services import rules_of_project
+from apps.live.arrivals import announce
 from apps.logs.writers import write_logs
 from apps.metrics.writers import write_metrics
 from apps.otlp.types import Decoded
@@ -107,12 +109,17 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
         if decoded.spans:
             write_spans(principal.organization_id, principal.project_id, decoded.spans)
             accepted += len(decoded.spans)
+            announce(principal.organization_id, principal.project_id, "spans", len(decoded.spans))
         if decoded.logs:
             write_logs(principal.organization_id, principal.project_id, decoded.logs)
             accepted += len(decoded.logs)
+            announce(principal.organization_id, principal.project_id, "logs", len(decoded.logs))
+        if decoded.spans or decoded.logs:  # exceptions become issues (apps/errors), in the same transaction
+            record_errors(principal.organization_id, principal.project_id, decoded.spans, decoded.logs)
         if decoded.metrics:
             written = write_metrics(principal.organization_id, principal.project_id, decoded.metrics)
             accepted += len(decoded.metrics) - written.rejected
+            announce(principal.organization_id, principal.project_id, "metrics", len(decoded.metrics))
             if written.rejected:  # new series beyond the project's cap: partial success naming the metrics
                 decoded.rejected += written.rejected
                 decoded.rejection_reason = "; ".join(m for m in (decoded.rejection_reason, written.message) if m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Severity names accepted for ``severity_min`` and the lowest severity number of their range.
 SEVERITY_NAMES = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "warning": 13, "error": 17, "fatal": 21}
+# The bands logs_count_minute counts by (the lowest severity number of the range; 0: unspecified), in order.
+SEVERITY_BANDS = {0: "unspecified", 1: "trace", 5: "debug", 9: "info", 13: "warn", 17: "error", 21: "fatal"}
+MAX_VOLUME_BUCKETS = 2000
 
 _SELECT = """
 SELECT l.time, l.time_ns, l.observed_time_ns, l.severity_number, l.severity_text, l.body, l.attributes, l.trace_id,
@@ -98,9 +102,47 @@ def search_logs(
     end: datetime | None = None,
     limit: int = 100,
     after: Cursor | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Matching log records, newest first. ``q`` is a case-insensitive substring of the body text;
-    ``start`` is inclusive, ``end`` exclusive; ``after`` continues below a record's ``cursor``."""
+    ``attributes`` are ``key=value`` pairs the record's attributes must all hold (compared as text, so "200"
+    matches the integer 200); ``start`` is inclusive, ``end`` exclusive; ``after`` continues below a record's
+    ``cursor``."""
+    where, params = _filters(
+        organization_id,
+        project_id,
+        trace_id=trace_id,
+        q=q,
+        severity_min=severity_min,
+        service=service,
+        attributes=attributes,
+    )
+    if start is not None:
+        where.append("l.time >= %s")
+        params.append(start)
+    if end is not None:
+        where.append("l.time < %s")
+        params.append(end)
+    if after is not None:
+        where.append("(l.time, l.time_ns, l.observed_time_ns, l.record_id) < (%s, %s, %s, %s)")
+        params += [after.time, after.time_ns, after.observed_time_ns, after.record_id]
+    params.append(max(1, min(limit, MAX_LIMIT)))
+    with connection.cursor() as cursor:
+        cursor.execute(_SELECT.format(where=" AND ".join(where)), params)
+        return [_record(row) for row in cursor.fetchall()]
+
+
+def _filters(
+    organization_id: int,
+    project_id: int,
+    *,
+    trace_id: bytes | None,
+    q: str | None,
+    severity_min: int | None,
+    service: str | None,
+    attributes: Mapping[str, str] | None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (over ``logs_record l``) shared by the search and the raw volume count."""
     where = ["l.organization_id = %s", "l.project_id = %s"]
     params: list[Any] = [organization_id, project_id]
     if trace_id is not None:
@@ -115,16 +157,133 @@ def search_logs(
     if service:
         where.append("l.service_name = %s")
         params.append(service)
-    if start is not None:
-        where.append("l.time >= %s")
-        params.append(start)
-    if end is not None:
-        where.append("l.time < %s")
-        params.append(end)
-    if after is not None:
-        where.append("(l.time, l.time_ns, l.observed_time_ns, l.record_id) < (%s, %s, %s, %s)")
-        params += [after.time, after.time_ns, after.observed_time_ns, after.record_id]
-    params.append(max(1, min(limit, MAX_LIMIT)))
+    for key, value in sorted((attributes or {}).items()):
+        where.append("l.attributes ->> %s = %s")
+        params += [key, value]
+    return where, params
+
+
+# Slots are multiples of the step since the epoch, so a minute of the rollup always falls in one slot.
+_SLOT = "to_timestamp(floor(extract(epoch FROM {column}) / %s) * %s)"
+_BAND = "CASE WHEN l.severity_number BETWEEN 1 AND 24 THEN ((l.severity_number - 1) / 4) * 4 + 1 ELSE 0 END"
+
+
+def _minute_ceil(moment: datetime) -> datetime:
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)
+
+
+def volume(
+    organization_id: int,
+    project_id: int,
+    *,
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    trace_id: bytes | None = None,
+    q: str | None = None,
+    severity_min: int | None = None,
+    service: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Records per step and severity band (``SEVERITY_BANDS``) in ``[start, end)``, with the search's filters.
+
+    Returns one ``{"time", "counts": {band name: n}, "total"}`` per step that has records, oldest first; the
+    first step starts at ``start`` rounded down to a multiple of the step. Whole minutes are read from the
+    ``logs_count_minute`` rollup when the filters are ones it keeps (service, and a minimum severity at the
+    start of a band); the partial minutes at either end, and any text, attribute or trace filter, count the
+    records themselves, so the numbers always equal what the search finds.
+    """
+    if step_seconds < 60 or step_seconds % 60:
+        raise ValueError("step must be a whole number of minutes")
+    if end <= start:
+        raise ValueError("start must be before end")
+    if (end - start).total_seconds() / step_seconds > MAX_VOLUME_BUCKETS:
+        raise ValueError(f"start..end holds more than {MAX_VOLUME_BUCKETS} steps; use a larger step")
+    filters: dict[str, Any] = {
+        "trace_id": trace_id, "q": q, "severity_min": severity_min, "service": service, "attributes": attributes,
+    }  # fmt: skip
+    rollup_fits = trace_id is None and not q and not attributes and severity_min in (None, *SEVERITY_BANDS)
+    counts: dict[datetime, dict[int, int]] = {}
+
+    def add(rows: list[tuple[datetime, int, int]]) -> None:
+        for slot, band, n in rows:
+            per_band = counts.setdefault(slot, {})
+            per_band[band] = per_band.get(band, 0) + int(n)
+
+    inner_start, inner_end = _minute_ceil(start), end.replace(second=0, microsecond=0)
+    if rollup_fits and inner_start < inner_end:
+        whole = (inner_start, inner_end)
+        rows = _rollup_counts(
+            organization_id, project_id, whole, step_seconds, severity_min=severity_min, service=service
+        )
+        add(rows)
+        edges = [(start, inner_start), (inner_end, end)]
+    else:
+        edges = [(start, end)]
+    for low, high in edges:
+        if low < high:
+            add(_raw_counts(organization_id, project_id, (low, high), step_seconds, filters))
+    return [
+        {
+            "time": slot,
+            "counts": {name: counts[slot].get(band, 0) for band, name in SEVERITY_BANDS.items()},
+            "total": sum(counts[slot].values()),
+        }
+        for slot in sorted(counts)
+    ]
+
+
+def _rollup_counts(
+    organization_id: int,
+    project_id: int,
+    window: tuple[datetime, datetime],
+    step_seconds: int,
+    *,
+    severity_min: int | None,
+    service: str | None,
+) -> list[tuple[datetime, int, int]]:
+    start, end = window
+    where = ["organization_id = %s", "project_id = %s", "bucket >= %s", "bucket < %s"]
+    params: list[Any] = [step_seconds, step_seconds, organization_id, project_id, start, end]
+    if severity_min is not None:
+        where.append("severity >= %s")
+        params.append(severity_min)
+    if service:
+        where.append("service_name = %s")
+        params.append(service)
+    sql = (
+        f"SELECT {_SLOT.format(column='bucket')}, severity, sum(record_count) FROM logs_count_minute "  # noqa: S608 (fixed names)
+        f"WHERE {' AND '.join(where)} GROUP BY 1, 2"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_SELECT.format(where=" AND ".join(where)), params)
-        return [_record(row) for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        rows: list[tuple[datetime, int, int]] = cursor.fetchall()
+    return rows
+
+
+def _raw_counts(
+    organization_id: int, project_id: int, window: tuple[datetime, datetime], step_seconds: int, filters: dict[str, Any]
+) -> list[tuple[datetime, int, int]]:
+    start, end = window
+    where, params = _filters(organization_id, project_id, **filters)
+    where += ["l.time >= %s", "l.time < %s"]
+    sql = (
+        f"SELECT {_SLOT.format(column='l.time')}, {_BAND}, count(*) FROM logs_record l "  # noqa: S608 (fixed names)
+        f"WHERE {' AND '.join(where)} GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [step_seconds, step_seconds, *params, start, end])
+        rows: list[tuple[datetime, int, int]] = cursor.fetchall()
+    return rows
+
+
+def log_services(organization_id: int, project_id: int, start: datetime, end: datetime) -> list[str]:
+    """Services with log records in the minutes of ``[start, end)``, by name (from the per-minute counts)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT service_name FROM logs_count_minute WHERE organization_id = %s AND project_id = %s "
+            "AND bucket >= date_trunc('minute', %s::timestamptz) AND bucket < %s ORDER BY 1 LIMIT 1000",
+            [organization_id, project_id, start, end],
+        )
+        return [name for (name,) in cursor.fetchall()]

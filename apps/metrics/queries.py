@@ -262,3 +262,108 @@ def metric_names(organization_id: int, project_id: int, prefix: str = "", limit:
             {"name": n, "kind": KIND_NAMES.get(k, str(k)), "unit": u, "description": d, "series": c}
             for n, k, u, d, c in cursor.fetchall()
         ]
+
+
+MAX_GROUPS = 50
+
+
+def valid_aggregations(info: SeriesInfo) -> dict[str, str]:
+    """Every aggregation with "" when ``series`` accepts it for this series' kind, else the reason it does not."""
+    kind = KIND_NAMES.get(info.kind, str(info.kind))
+    counter = info.kind == MetricKind.SUM and info.monotonic
+    out = {}
+    for agg in AGGREGATIONS:
+        if agg == "rate" and not counter:
+            out[agg] = f"rate applies to monotonic sums (counters); this metric is a {kind}."
+        elif agg in PERCENTILES and info.kind not in HISTOGRAMS:
+            out[agg] = f"percentiles need a histogram; this metric is a {kind}."
+        else:
+            out[agg] = ""
+    return out
+
+
+def default_aggregation(info: SeriesInfo) -> str:
+    """What a chart of this kind shows unless told: a counter's rate, a histogram's p95, else the average."""
+    if info.kind == MetricKind.SUM and info.monotonic:
+        return "rate"
+    if info.kind in HISTOGRAMS:
+        return "p95"
+    return "avg"
+
+
+def _text(value: Any) -> str:
+    """An attribute value as ``->>`` gives it (what ``attr.<key>=<value>`` filters compare with)."""
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()
+
+
+def grouped_series(
+    organization_id: int,
+    project_id: int,
+    name: str,
+    *,
+    attributes: Mapping[str, str],
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    agg: str,
+    group_by: str | None = None,
+) -> dict[str, Any]:
+    """One line per value of attribute (or resource attribute) ``group_by`` over the matching series of ``name``,
+    or one line for all of them without ``group_by``: the series' rollups are merged per step, then ``agg`` is
+    taken as in ``series`` (``rate`` of a group is the sum of its counters' rates, percentiles come from the
+    merged buckets). Series without the key form the group whose ``value`` is None.
+
+    Returns ``{"groups": [{"value", "service", "series_count", "points"}], "series_count", "truncated"}``;
+    ``service`` is the groups' common ``service.name``, if any. At most ``MAX_SERIES`` series are read and
+    ``MAX_GROUPS`` groups returned (``truncated`` says so)."""
+    if agg not in AGGREGATIONS:
+        raise QueryError(f"agg must be one of {', '.join(AGGREGATIONS)}.")
+    if step_seconds < 60 or step_seconds % 60:
+        raise QueryError("step must be a whole number of minutes (60, 120, ... seconds).")
+    if end <= start:
+        raise QueryError("from must be before to.")
+    if (end - start).total_seconds() / step_seconds > MAX_BUCKETS:
+        raise QueryError(f"from..to holds more than {MAX_BUCKETS} steps; use a larger step.")
+    found = find_series(organization_id, project_id, name, attributes, MAX_SERIES)
+    if len({(info.kind, info.monotonic) for _, info in found}) > 1:
+        raise QueryError(f"{name} has series of several kinds; filter by attributes to one kind.")
+    for _, info in found:
+        _check(info, name, agg)
+    hourly = step_seconds % 3600 == 0
+    rolled = _rollups(organization_id, project_id, [i.key for _, i in found], start, end, hourly=hourly)
+    step_ns = step_seconds * 10**9
+    groups: dict[str | None, dict[str, Any]] = {}
+    for _, info in found:
+        value = None
+        if group_by is not None:
+            raw = info.attributes.get(group_by, info.resource.get(group_by))
+            value = None if raw is None else _text(raw)
+        group = groups.setdefault(value, {"infos": [], "steps": {}})
+        group["infos"].append(info)
+        for bucket, rollup in rolled.get(info.key, []):
+            slot = _ns(bucket) // step_ns * step_ns
+            group["steps"].setdefault(slot, Rollup()).merge(rollup)
+    ordered = sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
+    out = []
+    for value, group in ordered[:MAX_GROUPS]:
+        infos: list[SeriesInfo] = group["infos"]
+        services = {i.resource.get("service.name") for i in infos}
+        steps: dict[int, Rollup] = group["steps"]
+        out.append(
+            {
+                "value": value,
+                "service": next(iter(services)) if len(services) == 1 else None,
+                "series_count": len(infos),
+                "points": [
+                    {"time_unix_nano": slot, "value": _value(infos[0], steps[slot], agg, step_seconds)}
+                    for slot in sorted(steps)
+                ],
+            }
+        )
+    return {
+        "groups": out,
+        "series_count": len(found),
+        "truncated": len(found) >= MAX_SERIES or len(ordered) > MAX_GROUPS,
+    }

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 STOP_GRACE_SECONDS = 7.0
@@ -24,6 +24,10 @@ STOP_GRACE_SECONDS = 7.0
 class ChildSpec:
     name: str
     argv: Sequence[str]
+    # False: its exit is logged and the others keep running (the demo traffic is not Vigil).
+    essential: bool = True
+    # Started only once this returns True (polled every 0.5 s), e.g. when the web server answers /healthz.
+    start_when: Callable[[], bool] | None = None
 
 
 class Supervisor:
@@ -43,18 +47,28 @@ class Supervisor:
             sys.stdout.buffer.flush()
 
     def start(self) -> None:
+        """Start every child that does not wait for a condition (``_start_due`` starts those)."""
         for spec in self.specs:
-            # Each child leads its own process group, so stopping it reaches its workers too.
-            process = subprocess.Popen(
-                list(spec.argv),
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self.processes[spec.name] = process
-            threading.Thread(target=self._pump, args=(spec.name, process.stdout), daemon=True).start()
+            if spec.start_when is None:
+                self._start(spec)
+
+    def _start(self, spec: ChildSpec) -> None:
+        # Each child leads its own process group, so stopping it reaches its workers too.
+        process = subprocess.Popen(
+            list(spec.argv),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[spec.name] = process
+        threading.Thread(target=self._pump, args=(spec.name, process.stdout), daemon=True).start()
+
+    def _start_due(self) -> None:
+        for spec in self.specs:
+            if spec.name not in self.processes and spec.start_when is not None and spec.start_when():
+                self._start(spec)
 
     def wait_after_start(self) -> int:
         """Start the children, wait (see ``wait``), stop them; returns the exit status."""
@@ -69,15 +83,24 @@ class Supervisor:
     def wait(self) -> int:
         """Block until a signal or a child's exit; returns the exit status to use."""
         status = 0
+        essential = {spec.name: spec.essential for spec in self.specs}
+        ended: set[str] = set()
         try:
             while not self._stop.is_set():
-                for name, process in self.processes.items():
+                for name, process in list(self.processes.items()):
                     code = process.poll()
-                    if code is not None:
-                        print(f"vigil: {name} exited with status {code}; stopping everything", flush=True)
-                        status = code or 1
-                        self._stop.set()
-                        break
+                    if code is None or name in ended:
+                        continue
+                    if not essential[name]:
+                        ended.add(name)
+                        print(f"vigil: {name} exited with status {code}; the rest keeps running", flush=True)
+                        continue
+                    print(f"vigil: {name} exited with status {code}; stopping everything", flush=True)
+                    status = code or 1
+                    self._stop.set()
+                    break
+                if not self._stop.is_set():
+                    self._start_due()
                 self._stop.wait(0.5)
         finally:
             self.stop_all()

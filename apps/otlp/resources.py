@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import msgspec
 from django.db import transaction
@@ -46,21 +47,33 @@ _KNOWN_MAX = 100_000
 
 
 def upsert_resources(
-    cursor: Cursor, organization_id: int, project_id: int, resources: Iterable[tuple[bytes, Resource]]
+    cursor: Cursor,
+    organization_id: int,
+    project_id: int,
+    resources: Iterable[tuple[bytes, Resource]],
+    first_seen: Mapping[bytes, datetime] | None = None,
 ) -> None:
-    """Insert the resources not stored yet; in fingerprint order so concurrent writers never deadlock."""
+    """Insert the resources not stored yet; in fingerprint order so concurrent writers never deadlock.
+
+    ``first_seen`` (per fingerprint: the earliest record time of the batch) dates a new resource by its
+    data rather than by its arrival, so a backfill dates a ``service.version`` by when it really ran (the
+    service page's deploy markers); without it the arrival time (``now()``) is kept.
+    """
     new = sorted(
         ((fp, r) for fp, r in resources if (organization_id, project_id, fp) not in _known), key=lambda item: item[0]
     )
     if not new:
         return
+    seen = first_seen or {}
     rows = [
-        (organization_id, project_id, fp, r.service_name, jsonb(r.attributes), r.dropped_attributes_count, r.schema_url)
+        (organization_id, project_id, fp, r.service_name, jsonb(r.attributes), r.dropped_attributes_count, r.schema_url,
+         seen.get(fp))
         for fp, r in new
-    ]
+    ]  # fmt: skip
     cursor.executemany(
         "INSERT INTO otlp_resource (organization_id, project_id, fingerprint, service_name, attributes, "
-        "dropped_attributes_count, schema_url) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        "dropped_attributes_count, schema_url, first_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+        "ON CONFLICT DO NOTHING",
         rows,
     )
     keys = [(organization_id, project_id, fp) for fp, _ in new]

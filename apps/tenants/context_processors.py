@@ -26,6 +26,16 @@ ORGANIZATION_LINKS = [
     ("Audit log", "audit:log", {"audit:log"}),
     ("Settings", "tenants:settings", {"tenants:settings", "tenants:members", "tenants:member-remove"}),
 ]
+# A project's telemetry pages: in the bar; the administration links go in its "Manage" menu.
+TELEMETRY_LINKS = [
+    ("Services", "apm:services", {"apm:services", "apm:service"}),
+    ("Traces", "apm:traces", {"apm:traces", "apm:trace", "apm:trace-compare"}),
+    ("Service map", "apm:service-map", {"apm:service-map"}),
+    ("Errors", "apm:errors", {"apm:errors", "apm:error"}),
+    ("Dependencies", "apm:dependencies", {"apm:dependencies"}),
+    ("Logs", "apm:logs", {"apm:logs"}),
+    ("Metrics", "apm:metrics", {"apm:metrics"}),
+]
 PROJECT_LINKS = [
     ("Ingest keys", "tenants:ingest-keys", {"tenants:ingest-keys", "tenants:ingest-key-created"}),
     ("PII scrubbing", "ingest:scrub-rules", {"ingest:scrub-rules"}),
@@ -33,7 +43,18 @@ PROJECT_LINKS = [
 ]
 # Pages the switchers keep when changing organization or project: they need no other URL argument.
 _ORGANIZATION_PAGES = {"tenants:projects", "tenants:settings", "tenants:members", "accounts:tokens", "audit:log"}
-_PROJECT_PAGES = {"tenants:ingest-keys", "tenants:project-settings", "ingest:scrub-rules"}
+_PROJECT_PAGES = {
+    "apm:services",
+    "apm:traces",
+    "apm:service-map",
+    "apm:errors",
+    "apm:dependencies",
+    "apm:logs",
+    "apm:metrics",
+    "tenants:ingest-keys",
+    "tenants:project-settings",
+    "ingest:scrub-rules",
+}
 
 
 @dataclass(frozen=True)
@@ -58,20 +79,26 @@ def _first_allowed(names: Iterable[str], scopes: Iterable[str], **kwargs: str) -
     return next((url for name in names if (url := allowed_url(name, scopes, **kwargs))), None)
 
 
-def _links(access: TenantAccess, current: str) -> list[NavLink]:
+def _links(access: TenantAccess, current: str, table: list[tuple[str, str, set[str]]]) -> list[NavLink]:
+    kwargs = {"organization_slug": access.organization_slug}
+    if table is not ORGANIZATION_LINKS:
+        if not access.project_slug:
+            return []
+        kwargs["project_slug"] = access.project_slug
     links = []
-    for label, name, section in ORGANIZATION_LINKS:
-        url = allowed_url(name, access.scopes, organization_slug=access.organization_slug)
+    for label, name, section in table:
+        url = allowed_url(name, access.scopes, **kwargs)
         if url:
             links.append(NavLink(label, url, current in section))
-    if access.project_slug:
-        for label, name, section in PROJECT_LINKS:
-            url = allowed_url(
-                name, access.scopes, organization_slug=access.organization_slug, project_slug=access.project_slug
-            )
-            if url:
-                links.append(NavLink(label, url, current in section))
     return links
+
+
+def _navigation(access: TenantAccess, current: str) -> tuple[list[NavLink], list[NavLink]]:
+    """(links in the bar, links in the "Manage" menu): on a project's pages its telemetry pages are in the bar
+    and the organization's and project's administration in the menu; elsewhere everything is in the bar."""
+    pages = _links(access, current, TELEMETRY_LINKS)
+    manage = _links(access, current, ORGANIZATION_LINKS) + _links(access, current, PROJECT_LINKS)
+    return (pages, manage) if pages else (manage, [])
 
 
 def _organization_choices(memberships: list[Membership], access: TenantAccess | None, current: str) -> list[NavLink]:
@@ -91,7 +118,7 @@ def _organization_choices(memberships: list[Membership], access: TenantAccess | 
 def _project_choices(projects: list[Project], access: TenantAccess, current: str) -> list[NavLink]:
     """One link per project: the same project page for another project, else the first project page allowed."""
     names = [current] if current in _PROJECT_PAGES else []
-    names += [name for _, name, _ in PROJECT_LINKS]
+    names += [name for _, name, _ in TELEMETRY_LINKS + PROJECT_LINKS]
     choices = []
     for project in projects:
         url = _first_allowed(
@@ -123,6 +150,8 @@ def tenant_navigation(request: HttpRequest) -> dict[str, Any]:
         projects = _lazy(lambda: projects_of(access.organization_id))
         context["nav_projects"] = projects
         context["nav_scopes"] = access.scopes
-        context["nav_links"] = _lazy(lambda: _links(access, current))
+        navigation = _lazy(lambda: _navigation(access, current))
+        context["nav_links"] = _lazy(lambda: navigation[0])
+        context["nav_menu_links"] = _lazy(lambda: navigation[1])
         context["nav_project_choices"] = _lazy(lambda: _project_choices(list(projects), access, current))
     return context

@@ -92,3 +92,19 @@ def percentile_ns(histogram: Mapping[int, int], q: float) -> float | None:
         if seen >= rank:
             return bucket_value_ns(index)
     return bucket_value_ns(max(histogram))
+
+
+def apdex(histogram: Mapping[int, int], threshold_ns: float) -> float | None:
+    """Apdex = (satisfied + tolerating / 2) / total: satisfied at most ``threshold_ns``, tolerating at most
+    four times that, judged by each bucket's representative value (so within the buckets' 2 %)."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    satisfied = tolerating = 0
+    for index, count in histogram.items():
+        value = bucket_value_ns(index)
+        if value <= threshold_ns:
+            satisfied += count
+        elif value <= 4 * threshold_ns:
+            tolerating += count
+    return (satisfied + tolerating / 2) / total

@@ -69,6 +69,38 @@ def get_trace(organization_id: int, project_id: int, trace_id: bytes) -> list[di
         return [span_json(row) for row in cursor.fetchall()]
 
 
+_OUTLINE = """
+SELECT s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_ns, s.duration_ns, s.status_code,
+       s.status_message
+FROM tracing_span s
+WHERE s.organization_id = %s AND s.project_id = %s AND s.trace_id = %s
+ORDER BY s.start_ns, s.span_id
+"""
+
+
+def trace_outline(organization_id: int, project_id: int, trace_id: bytes) -> list[dict[str, Any]]:
+    """The spans of one trace without their attributes, events, links, resource or scope (``get_trace``'s keys for
+    what is there), oldest first; empty when the trace is unknown. What a waterfall needs to draw a large trace
+    quickly; ``get_trace`` has the rest."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTLINE, [organization_id, project_id, trace_id])
+        rows = cursor.fetchall()
+    return [
+        {
+            "span_id": bytes(span_id).hex(),
+            "parent_span_id": bytes(parent).hex() if parent else None,
+            "name": name,
+            "service": service,
+            "kind": kind,
+            "start_time_unix_nano": start_ns,
+            "end_time_unix_nano": start_ns + duration_ns,
+            "duration_ns": duration_ns,
+            "status": {"code": status_code, "message": status_message},
+        }
+        for span_id, parent, name, service, kind, start_ns, duration_ns, status_code, status_message in rows
+    ]
+
+
 @dataclass(frozen=True)
 class TraceFilter:
     start: datetime
@@ -160,6 +192,37 @@ def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list
     ]
 
 
+def trace_points(organization_id: int, project_id: int, f: TraceFilter, limit: int = 2000) -> list[dict[str, Any]]:
+    """The duration chart's points of the newest ``limit`` traces with a span matching every filter (``f.limit`` is
+    ignored): per trace, the longest matching span's start and duration, and whether any span of the trace failed
+    (the results table's error flag).
+
+    The longest matching span (not the whole trace) is what a box drawn on the chart can filter by: a search with the
+    box's time and duration bounds finds the same trace. Without filters it is usually the root span. The error
+    check is one indexed lookup per trace, near the matched spans' times like ``search_traces``'s join.
+    """
+    where, params = _span_conditions(organization_id, project_id, f)
+    sql = f"""
+        WITH matched AS (
+            SELECT s.trace_id, (array_agg(s.start_ns ORDER BY s.duration_ns DESC))[1] AS start_ns,
+                   max(s.duration_ns) AS duration_ns, min(s.start_time) AS first_seen, max(s.start_time) AS last_seen
+            FROM tracing_span s WHERE {" AND ".join(where)}
+            GROUP BY s.trace_id ORDER BY last_seen DESC LIMIT %s
+        )
+        SELECT m.trace_id, m.start_ns, m.duration_ns, EXISTS (
+            SELECT 1 FROM tracing_span e
+            WHERE e.organization_id = %s AND e.project_id = %s AND e.trace_id = m.trace_id AND e.status_code = 2
+              AND e.start_time BETWEEN m.first_seen - interval '1 hour' AND m.last_seen + interval '1 hour'
+        )
+        FROM matched m ORDER BY m.last_seen DESC
+    """  # noqa: S608  (conditions are ours; values are parameters)
+    rows = _fetch(sql, [*params, limit, organization_id, project_id])
+    return [
+        {"trace_id": bytes(trace_id).hex(), "start_time_unix_nano": start, "duration_ns": duration, "error": error}
+        for trace_id, start, duration, error in rows
+    ]
+
+
 def _rollup_table(kind: str, start: datetime, end: datetime) -> str:
     """Minute rollups for ranges up to six hours, hourly ones beyond (a few hundred rows either way)."""
     return f"tracing_{kind}_{'minute' if end - start <= timedelta(hours=6) else 'hour'}"
@@ -199,6 +262,14 @@ def _stats(count: int, errors: int, duration_sum: int, hist: histogram.Histogram
 
 
 Totals = tuple[int, int, int, histogram.Histogram]
+
+
+APDEX_THRESHOLD_MS = 500
+
+
+def _apdex(totals: Totals | None, threshold_ms: float = APDEX_THRESHOLD_MS) -> float | None:
+    value = histogram.apdex(totals[3], threshold_ms * 1e6) if totals else None
+    return round(value, 3) if value is not None else None
 
 
 def _grouped(rows: list[tuple[Any, ...]], width: int) -> dict[tuple[Any, ...], Totals]:
@@ -242,8 +313,65 @@ def services(organization_id: int, project_id: int, start: datetime, end: dateti
     entry = _grouped([(name, *rest) for name, kind, *rest in rows if kind in _ENTRY_KINDS], 1)
     names = sorted({row[0] for row in rows})
     seconds = (end - start).total_seconds()
-    result = [{"service": name, **_stats(*entry.get((name,), _EMPTY), seconds)} for name in names]
+    result = [
+        {"service": name, **_stats(*entry.get((name,), _EMPTY), seconds), "apdex": _apdex(entry.get((name,)))}
+        for name in names
+    ]
     return sorted(result, key=lambda row: (-row["request_count"], row["service"]))
+
+
+def step_for(start: datetime, end: datetime, points: int = 120) -> int:
+    """A chart step in seconds: whole minutes (or hours past six hours, the rollup used), about ``points`` of them."""
+    unit = 60 if end - start <= timedelta(hours=6) else 3600
+    return max(unit, -(-int((end - start).total_seconds() / points) // unit) * unit)
+
+
+def _bucket_start(moment: datetime, start: datetime, step: int) -> datetime:
+    return start + timedelta(seconds=((moment - start).total_seconds() // step) * step)
+
+
+def service_series(
+    organization_id: int, project_id: int, start: datetime, end: datetime, *, step: int, service: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Requests (SERVER/CONSUMER spans) per ``step`` seconds and service: count, rate, errors, p50/p95/p99.
+
+    Every step of the range is present (zeros when quiet), so charts show gaps as zero, not as lines across.
+    One service when ``service`` is given; the key is the service name.
+    """
+    where, params = "AND span_kind = ANY(%s)", [organization_id, project_id, start, end, _ENTRY_KINDS]
+    if service is not None:
+        where, params = where + " AND service_name = %s", [*params, service]
+    rows = _rollup_rows(
+        "red",
+        start,
+        end,
+        columns="service_name, bucket, request_count, error_count, duration_sum_ns, histogram",
+        where=where,
+        params=params,
+    )
+    grouped = _grouped([(name, _bucket_start(bucket, start, step), *rest) for name, bucket, *rest in rows], 2)
+    steps = [start + timedelta(seconds=step * i) for i in range(int((end - start).total_seconds() // step) + 1)]
+    names = sorted({name for name, _ in grouped} | ({service} if service else set()))
+    return {
+        name: [{"time": moment, **_stats(*grouped.get((name, moment), _EMPTY), step)} for moment in steps]
+        for name in names
+    }
+
+
+def deploys(
+    organization_id: int, project_id: int, service: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Versions of ``service`` (resource ``service.version``) first seen within the range, oldest first: the
+    deploy markers of the service page. A version's first sighting is its earliest resource's ``first_seen``."""
+    rows = _fetch(
+        "SELECT version, first_seen FROM ("
+        "  SELECT attributes ->> 'service.version' AS version, min(first_seen) AS first_seen FROM otlp_resource"
+        "  WHERE organization_id = %s AND project_id = %s AND service_name = %s AND attributes ? 'service.version'"
+        "  GROUP BY 1) v "
+        "WHERE first_seen >= %s AND first_seen < %s ORDER BY first_seen",
+        [organization_id, project_id, service, start, end],
+    )
+    return [{"version": version, "time": first_seen} for version, first_seen in rows]
 
 
 def service_exists(organization_id: int, project_id: int, service: str) -> bool:
@@ -270,10 +398,20 @@ def operations(
     )
     seconds = (end - start).total_seconds()
     result = [
-        {"operation": name, "span_kind": kind, **_stats(*totals, seconds)}
+        {
+            "operation": name,
+            "span_kind": kind,
+            **_stats(*totals, seconds),
+            "apdex": _apdex(totals) if kind in _ENTRY_KINDS else None,  # Apdex rates requests, not calls
+        }
         for (name, kind), totals in _grouped(rows, 2).items()
     ]
     return sorted(result, key=lambda row: (-row["request_count"], row["operation"]))
+
+
+def _service_of_host(host: str) -> str:
+    """``checkout``, ``checkout:8080`` and ``checkout.shop.svc.cluster.local`` name the service ``checkout``."""
+    return host.split(":", 1)[0].split(".", 1)[0]
 
 
 def service_map(organization_id: int, project_id: int, start: datetime, end: datetime) -> dict[str, Any]:
@@ -292,8 +430,11 @@ def service_map(organization_id: int, project_id: int, start: datetime, end: dat
         row["service"]: {"id": row["service"], "kind": "service", **row}
         for row in services(organization_id, project_id, start, end)
     }
+    service_calls = {(source, target) for source, target, kind in grouped if kind == "service"}
     edges = []
     for (source, target, kind), (count, errors, duration_sum, hist) in sorted(grouped.items()):
+        if kind == "external" and (source, _service_of_host(target)) in service_calls:
+            continue  # an HTTP client span to an instrumented service: the service edge already counts the call
         nodes.setdefault(source, {"id": source, "kind": "service"})
         nodes.setdefault(target, {"id": target, "kind": kind})
         stats = _stats(count, errors, duration_sum, hist, seconds)
@@ -306,6 +447,7 @@ def service_map(organization_id: int, project_id: int, start: datetime, end: dat
                 "error_count": errors,
                 "call_rate": stats["request_rate"],
                 "error_rate": stats["error_rate"],
+                "avg_ms": stats["avg_ms"],
                 "p95_ms": stats["p95_ms"],
             }
         )

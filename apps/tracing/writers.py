@@ -47,11 +47,11 @@ _TYPES = (
 )  # fmt: skip
 _COPY = f"COPY tracing_span ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Positions in a row, for the writer itself.
-_START, _TRACE, _SPAN, _PARENT, _START_NS, _DURATION, _SERVICE, _NAME, _KIND, _STATUS, _PEER, _PEER_KIND = (
+_START, _TRACE, _SPAN, _PARENT, _START_NS, _DURATION, _SERVICE, _NAME, _KIND, _STATUS, _RESOURCE, _PEER, _PEER_KIND = (
     COLUMNS.index(c)
     for c in (
         "start_time", "trace_id", "span_id", "parent_span_id", "start_ns", "duration_ns", "service_name", "name",
-        "kind", "status_code", "peer", "peer_kind",
+        "kind", "status_code", "resource_fingerprint", "peer", "peer_kind",
     )
 )  # fmt: skip
 # Concurrent writers of the same spans: each failed attempt means another transaction committed some of them.
@@ -188,7 +188,7 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
         rows.setdefault((row[_TRACE], row[_SPAN], row[_START]), row)
     ensure_partitions_for(PARTITIONED, {key[2].date() for key in rows})
     with connection.cursor() as cursor:
-        upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items())
+        upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), _first_seen(rows))
         stored = _copy_new(cursor, organization_id, project_id, list(rows.values()))
         deltas = RollupDeltas()
         _roll_up(cursor, (organization_id, project_id), stored, deltas)
@@ -196,6 +196,16 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
     result = WriteResult(received=len(spans), inserted=len(stored))
     sampling.track(organization_id, project_id, spans, result)  # tail sampling: state of the traces just written
     return result
+
+
+def _first_seen(rows: dict[tuple[bytes, bytes, datetime], tuple[Any, ...]]) -> dict[bytes, datetime]:
+    """The earliest span start per resource of the batch (dates a new resource by its data)."""
+    first: dict[bytes, datetime] = {}
+    for row in rows.values():
+        fingerprint, start = row[_RESOURCE], row[_START]
+        if fingerprint not in first or start < first[fingerprint]:
+            first[fingerprint] = start
+    return first
 
 
 def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

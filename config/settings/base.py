@@ -79,13 +79,16 @@ INSTALLED_APPS = [
     "apps.tracing",
     "apps.logs",
     "apps.metrics",
+    "apps.errors",
     "apps.ingest",
     "apps.privacy",
+    "apps.demo",
     "apps.audit",
     "apps.tenants",
     "apps.accounts",
     "apps.live",
     "apps.ops",
+    "apps.apm",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +254,8 @@ VIGIL_METRICS_ALLOW_LOOPBACK = env_bool("VIGIL_METRICS_ALLOW_LOOPBACK", True)
 # Largest request body accepted by the web and API routes (ingest routes set their own limit).
 VIGIL_MAX_REQUEST_BYTES = env_int("VIGIL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)
+# `manage.py serve` also runs `vigil_demo` (simulated shop traffic into the demo project) unless this is off.
+VIGIL_DEMO = env_bool("VIGIL_DEMO", True)
 
 # --- Ingest (OTLP) ------------------------------------------------------------
 VIGIL_OTLP_GRPC_PORT = env_int("VIGIL_OTLP_GRPC_PORT", 4317)

@@ -58,3 +58,16 @@ def browser_page() -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(asgi_url: str, browser_page: Any) -> Any:
+    """The browser page, with a fresh database connection for the test (after the server and database fixtures).
+
+    The previous browser test's server, stopping, ended every other connection to the test database
+    (tests/asgi_server.py); under Playwright's event loop Django's connection is per context, so the one this
+    test would reuse may be among them."""
+    from django.db import connection
+
+    connection.close()
+    return browser_page

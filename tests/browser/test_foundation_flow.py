@@ -34,13 +34,12 @@ def _demo_owner() -> None:
 
 @pytest.mark.browser
 def test_owner_signs_in_creates_a_key_once_and_finds_it_in_the_audit_log(
-    asgi_url: str, browser_page: Any, screenshots: Path, settings: Any
+    asgi_url: str, page: Any, screenshots: Path, settings: Any
 ) -> None:
     # The per-address failure count lives in Redis and every test client is 127.0.0.1: other
     # tests' failed logins must not lock this one out. (The server thread reads the same settings.)
     settings.VIGIL_LOGIN_MAX_ATTEMPTS = 1000
     _demo_owner()
-    page = browser_page
     foreign: list[str] = []
     page.on("request", lambda request: None if request.url.startswith(asgi_url) else foreign.append(request.url))
 
@@ -77,11 +76,14 @@ def test_owner_signs_in_creates_a_key_once_and_finds_it_in_the_audit_log(
     page.click("[data-testid=org-switcher] a:has-text('Demo')")
     page.wait_for_url(f"{asgi_url}/o/demo/projects/")
 
-    # The project switcher: into "shop", then over to "api" on the same kind of page.
+    # The project switcher: into "shop" (its services), then over to "api" on the same kind of page.
     page.click("[data-testid=project-switcher] summary")
     page.click("[data-testid=project-switcher] a:has-text('shop')")
-    page.wait_for_url(f"{asgi_url}/o/demo/p/shop/keys/")
+    page.wait_for_url(f"{asgi_url}/o/demo/p/shop/services/")
     assert page.inner_text("[data-testid=project-switcher] .switcher-value") == "shop"
+    page.click("[data-testid=manage-menu] summary")
+    page.click("nav.mainnav a:has-text('Ingest keys')")
+    page.wait_for_url(f"{asgi_url}/o/demo/p/shop/keys/")
     page.click("[data-testid=project-switcher] summary")
     shot("03-project-switcher")
     page.click("[data-testid=project-switcher] a:has-text('api')")
@@ -116,6 +118,8 @@ def test_owner_signs_in_creates_a_key_once_and_finds_it_in_the_audit_log(
     shot("05-keys-list")
 
     # The audit log has the entry, newest first, and keeps it under the 1h preset of the time-range picker.
+    # On a project's page the organization's administration is in the "Manage" menu of the bar.
+    page.click("[data-testid=manage-menu] summary")
     page.click("nav.mainnav a:has-text('Audit log')")
     page.wait_for_url(f"{asgi_url}/o/demo/audit/")
     first = page.locator("[data-testid=audit-log] tbody tr").first

@@ -108,6 +108,22 @@ class TraceViewSet(_ProjectTelemetry):
         response.data["sampling"] = sampling_note(self.access.organization_id, self.project_id)
         return response
 
+    @extend_schema(
+        parameters=[*_SEARCH[:-1], OpenApiParameter("limit", int, description="1-5000, default 2000")],
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="traces_distribution",
+    )
+    @action(detail=False, methods=["get"])
+    def distribution(self, request: Request, organization_slug: str, project_slug: str) -> Response:
+        """Start, duration and error flag of the newest matching traces (their longest matching span): the data
+        of the trace search's duration chart. Same filters as the search."""
+        params = request.query_params
+        # The search's own limit (1-1000 rows) does not apply: a chart shows more points than a table rows.
+        f = trace_filter({k: v for k, v in params.items() if k != "limit"})
+        limit = parse_int(params, "limit", 2000, 1, 5000)
+        points = queries.trace_points(self.access.organization_id, self.project_id, f, limit=limit)
+        return Response({"from": f.start, "to": f.end, "limit": limit, "points": points})
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request: Request, organization_slug: str, project_slug: str, trace_id: str) -> Response:
         """One trace with all its spans (attributes, resource, scope, events, links, status)."""
@@ -137,6 +153,23 @@ class ServiceViewSet(_ProjectTelemetry):
             raise exceptions.NotFound(f"No service named {service!r} has sent telemetry to this project.")
         rows = queries.operations(self.access.organization_id, self.project_id, service, start, end)
         return Response({"service": service, "from": start, "to": end, "results": rows})
+
+    @extend_schema(
+        parameters=[*_RANGE, OpenApiParameter("step", int, description="Seconds per point (default: ~120 points)")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def series(self, request: Request, organization_slug: str, project_slug: str, service: str) -> Response:
+        """The service's requests over time (rate, errors, p50/p95/p99 per step) and its deploys (new versions)."""
+        start, end = window(request.query_params)
+        if not queries.service_exists(self.access.organization_id, self.project_id, service):
+            raise exceptions.NotFound(f"No service named {service!r} has sent telemetry to this project.")
+        step = parse_int(request.query_params, "step", queries.step_for(start, end), 60, 86_400)
+        org, project = self.access.organization_id, self.project_id
+        points = queries.service_series(org, project, start, end, step=step, service=service)[service]
+        deploys = queries.deploys(org, project, service, start, end)
+        return Response({"service": service, "from": start, "to": end, "step": step, "points": points,
+                         "deploys": deploys})  # fmt: skip
 
 
 class ServiceMapViewSet(_ProjectTelemetry):

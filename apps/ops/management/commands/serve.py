@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,13 +21,15 @@ class Command(BaseCommand):
     help = (
         "Start Vigil: embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set, migrate, "
         "create the demo organization once, then run the ASGI server (HTTP, WebSocket, OTLP/HTTP), the OTLP/gRPC "
-        "receiver, a Celery worker and Celery beat "
-        "under one supervisor until Ctrl-C."
+        "receiver, a Celery worker, Celery beat and, once the web server is healthy, the demo traffic "
+        "(vigil_demo, off with VIGIL_DEMO=0) under one supervisor until Ctrl-C."
     )
     requires_system_checks = []  # type: ignore[assignment]
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo organization.")
+        parser.add_argument(
+            "--no-demo", action="store_true", help="Do not create the demo organization (nor send demo traffic)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # SIGTERM before the supervisor runs must still stop the embedded servers.
@@ -43,7 +47,10 @@ class Command(BaseCommand):
             self._run_step(env, ["migrate", "--no-input", "-v", "0"], "migrations")
             if not no_demo:
                 self._run_step(env, ["seed_demo"], "demo organization")
-            status = Supervisor(self._children(), env).wait_after_start()
+            children = self._children()
+            if settings.VIGIL_DEMO and not no_demo:
+                children.append(self._demo_traffic())
+            status = Supervisor(children, env).wait_after_start()
         finally:
             services.stop()
         if status:
@@ -93,6 +100,29 @@ class Command(BaseCommand):
             ChildSpec("otlp-grpc", [python, "manage.py", "otlp_grpc"]),
             ChildSpec("beat", [python, "-m", "celery", "-A", "config.celery_app", "beat", "--loglevel", "INFO"]),
         ]
+
+    def _demo_traffic(self) -> ChildSpec:
+        """The simulated shop (apps/demo): 24 h of history, then live traffic, into the demo project.
+
+        Started once the web server answers, since it sends there; its failure is logged, not fatal.
+        """
+        host = settings.VIGIL_HOST
+        if host in ("", "0.0.0.0", "::"):  # listening everywhere: loopback reaches it  # noqa: S104
+            host = "127.0.0.1"
+        base = f"http://{f'[{host}]' if ':' in host else host}:{settings.VIGIL_PORT}"
+        argv = [sys.executable, "manage.py", "vigil_demo", "--backfill", "24h", "--endpoint", base]
+        return ChildSpec("demo", argv, essential=False, start_when=_answers_healthz(base))
+
+
+def _answers_healthz(base: str) -> Callable[[], bool]:
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:  # noqa: S310 (our own http URL)
+                return bool(response.status == 200)
+        except OSError:  # refused, timed out, or an HTTP error status
+            return False
+
+    return healthy
 
 
 def _interrupt(signum: int, frame: object) -> None:
