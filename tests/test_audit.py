@@ -428,6 +428,19 @@ def test_error_status_changed_and_reopened(bob: Tenant) -> None:
     )
 
 
+def test_service_settings_changed(bob: Tenant) -> None:
+    from apps.tracing.models import ServiceSettings
+    from tests.support import _trace
+
+    service = _trace(bob, bob.owner).service
+    url = f"/api/v1/orgs/{bob.slug}/projects/{bob.project.slug}/services/{service}/settings/"
+    admin = bob.members["admin"]
+    assert api(admin).put(url, {"apdex_threshold_ms": 250}, format="json").status_code == 200
+    settings = ServiceSettings.objects.for_organization(bob.organization.pk).get(service=service)
+    expect(Action.SERVICE_SETTINGS_CHANGED, bob.organization.pk, actor=admin, target=settings,
+           before={"apdex_threshold_ms": 500}, after={"apdex_threshold_ms": 250})  # fmt: skip
+
+
 # --- Privacy (GDPR) -------------------------------------------------------------------------------------------------
 
 

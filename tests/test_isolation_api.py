@@ -57,6 +57,7 @@ BODY = {
     "value": "u-1",
     "keep_share": 0.5,
     "status": "ignored",
+    "apdex_threshold_ms": 300,
 }
 
 

@@ -21,14 +21,15 @@ from apps.apm import graph_layout
 from apps.apm.pages import PROJECT, ProjectPage, bounded, project_url, trace_search_url
 from apps.apm.templatetags.apm import ms
 from apps.tracing import queries
+from apps.tracing.service_settings import DEFAULT_APDEX_THRESHOLD_MS
 
 # Health thresholds. Error rate: 1 % is already worth a look, 5 % is failing. Latency (services only): a p95
 # above the Apdex threshold T means more than 5 % of requests are not "satisfied", above 4·T more than 5 %
 # are "frustrated" (Apdex's own definitions), so the colours agree with the services table's Apdex column.
 ERROR_RATE_WARNING = 0.01
 ERROR_RATE_CRITICAL = 0.05
-P95_WARNING_MS = queries.APDEX_THRESHOLD_MS
-P95_CRITICAL_MS = 4 * queries.APDEX_THRESHOLD_MS
+P95_WARNING_MS = DEFAULT_APDEX_THRESHOLD_MS  # a service's own Apdex threshold replaces it (its settings)
+P95_CRITICAL_MS = 4 * DEFAULT_APDEX_THRESHOLD_MS
 
 HEALTH_LABELS = {"ok": "healthy", "warning": "degraded", "critical": "failing", "idle": "no requests"}
 HEALTH_GLYPHS = {"ok": "✓", "warning": "!", "critical": "✕", "idle": "–"}
@@ -36,14 +37,16 @@ KIND_LABELS = {"service": "service", "database": "database", "cache": "cache", "
 NAME_CHARS = 17  # what fits on a node; the full name is in its title and accessible name
 
 
-def health(error_rate: float | None, p95_ms: float | None = None, calls: int = 0) -> str:
-    """ok / warning / critical from the error rate and (when given) the p95; idle without calls."""
+def health(error_rate: float | None, p95_ms: float | None = None, calls: int = 0, threshold_ms: float = 0) -> str:
+    """ok / warning / critical from the error rate and (when given) the p95 against the Apdex threshold
+    (``threshold_ms``, default the project default); idle without calls."""
+    warning_ms = threshold_ms or P95_WARNING_MS
     if not calls:
         return "idle"
     error_rate = error_rate or 0.0
-    if error_rate >= ERROR_RATE_CRITICAL or (p95_ms or 0) >= P95_CRITICAL_MS:
+    if error_rate >= ERROR_RATE_CRITICAL or (p95_ms or 0) >= 4 * warning_ms:
         return "critical"
-    if error_rate >= ERROR_RATE_WARNING or (p95_ms or 0) >= P95_WARNING_MS:
+    if error_rate >= ERROR_RATE_WARNING or (p95_ms or 0) >= warning_ms:
         return "warning"
     return "ok"
 
@@ -209,6 +212,7 @@ def _node_stats(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if node["kind"] == "service":
             stats[node["id"]] = {
                 "calls": node.get("request_count", 0),
+                "threshold_ms": node.get("apdex_threshold_ms", 0),
                 "rate": node.get("request_rate", 0.0),
                 "error_rate": node.get("error_rate", 0.0),
                 "p95_ms": node.get("p95_ms"),
@@ -294,7 +298,7 @@ def _node_item(
     kind_label = KIND_LABELS.get(kind, kind)
     if kind == "service":
         url = links.service(name)
-        state = health(value["error_rate"], value["p95_ms"], value["calls"])
+        state = health(value["error_rate"], value["p95_ms"], value["calls"], value.get("threshold_ms", 0))
         sentence, summary = _figures(value["rate"], value["error_rate"], value["p95_ms"])
         action = "Open the service page."
     else:

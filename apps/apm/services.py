@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
 
 from apps.apm import charts
 from apps.apm.pages import PROJECT, ProjectPage, bounded, project_url, trace_search_url
-from apps.tracing import queries
+from apps.audit.services import Origin
+from apps.tracing import queries, service_settings
+
+PROJECTS_WRITE = "projects:write"
 
 # Columns of the services and operations tables: (key, label); ?sort=<key> or ?sort=-<key>.
 _COLUMNS = [
@@ -78,6 +82,21 @@ class ServicesView(ProjectPage):
 
 class ServiceView(ProjectPage):
     template_name = "apm/service.html"
+    scope_map = {"GET": "telemetry:read", "POST": PROJECTS_WRITE}  # POST: the service's Apdex threshold
+
+    def post(self, request: HttpRequest, service: str, **kwargs: Any) -> HttpResponse:
+        if not queries.service_exists(self.organization_id, self.project_id, service):
+            raise Http404(f"No service named {service!r} has sent telemetry to this project.")
+        raw = request.POST.get("apdex_threshold_ms", "").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 600_000:
+            messages.error(request, "The Apdex threshold is a whole number of milliseconds from 1 to 600,000.")
+        else:
+            service_settings.set_apdex_threshold(
+                self.organization_id, self.project_id, service, threshold_ms=int(raw), actor=request.user,
+                origin=Origin.from_request(request),
+            )  # fmt: skip
+            messages.success(request, f"Apdex of {service} now counts requests up to {int(raw)} ms as satisfied.")
+        return HttpResponseRedirect(request.get_full_path())
 
     def get(self, request: HttpRequest, service: str, **kwargs: Any) -> HttpResponse:
         if not queries.service_exists(self.organization_id, self.project_id, service):
@@ -115,6 +134,8 @@ class ServiceView(ProjectPage):
             edge["url"] = project_url(request, "service", service=edge["source"])
         deploys = queries.deploys(org, project, service, start, end)
         context = {
+            "apdex_threshold_ms": service_settings.apdex_threshold(org, project, service),
+            "can_configure": PROJECTS_WRITE in self.access.scopes,
             "service": service,
             "deploys": deploys,
             "charts": charts.red_charts(

@@ -30,3 +30,4 @@ class Action(StrEnum):
     SAMPLING_POLICY_CHANGED = "sampling.policy_changed"
     ERROR_STATUS_CHANGED = "error.status_changed"
     ERROR_REOPENED = "error.reopened"
+    SERVICE_SETTINGS_CHANGED = "service.settings_changed"

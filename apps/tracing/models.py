@@ -28,3 +28,24 @@ class SamplingPolicy(TenantModel):
 
     def __str__(self) -> str:
         return f"sampling policy of project {self.project_id}"
+
+
+class ServiceSettings(TenantModel):
+    """What a project's team sets per service; no row means the defaults (Apdex threshold 500 ms)."""
+
+    project = TenantForeignKey("tenants.Project", on_delete=models.CASCADE, related_name="+")
+    service = models.CharField(max_length=255)
+    apdex_threshold_ms = models.PositiveIntegerField(
+        default=500, validators=[MinValueValidator(1), MaxValueValidator(600_000)],
+        help_text="Requests up to this are satisfied, up to four times this tolerated (Apdex)",
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "project", "service"], name="tracing_service_settings"),
+        ]
+        verbose_name_plural = "service settings"
+
+    def __str__(self) -> str:
+        return f"settings of service {self.service}"

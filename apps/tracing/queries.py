@@ -12,6 +12,7 @@ from django.db import connection
 
 from apps.otlp.values import hex_id
 from apps.tracing import histogram
+from apps.tracing.service_settings import DEFAULT_APDEX_THRESHOLD_MS, apdex_threshold, apdex_thresholds
 
 _TRACE = """
 SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_ns, s.duration_ns,
@@ -264,10 +265,7 @@ def _stats(count: int, errors: int, duration_sum: int, hist: histogram.Histogram
 Totals = tuple[int, int, int, histogram.Histogram]
 
 
-APDEX_THRESHOLD_MS = 500
-
-
-def _apdex(totals: Totals | None, threshold_ms: float = APDEX_THRESHOLD_MS) -> float | None:
+def _apdex(totals: Totals | None, threshold_ms: float) -> float | None:
     value = histogram.apdex(totals[3], threshold_ms * 1e6) if totals else None
     return round(value, 3) if value is not None else None
 
@@ -313,8 +311,14 @@ def services(organization_id: int, project_id: int, start: datetime, end: dateti
     entry = _grouped([(name, *rest) for name, kind, *rest in rows if kind in _ENTRY_KINDS], 1)
     names = sorted({row[0] for row in rows})
     seconds = (end - start).total_seconds()
+    thresholds = apdex_thresholds(organization_id, project_id)
     result = [
-        {"service": name, **_stats(*entry.get((name,), _EMPTY), seconds), "apdex": _apdex(entry.get((name,)))}
+        {
+            "service": name,
+            **_stats(*entry.get((name,), _EMPTY), seconds),
+            "apdex": _apdex(entry.get((name,)), thresholds.get(name, DEFAULT_APDEX_THRESHOLD_MS)),
+            "apdex_threshold_ms": thresholds.get(name, DEFAULT_APDEX_THRESHOLD_MS),
+        }
         for name in names
     ]
     return sorted(result, key=lambda row: (-row["request_count"], row["service"]))
@@ -397,12 +401,13 @@ def operations(
         params=[organization_id, project_id, start, end, service],
     )
     seconds = (end - start).total_seconds()
+    threshold = apdex_threshold(organization_id, project_id, service)
     result = [
         {
             "operation": name,
             "span_kind": kind,
             **_stats(*totals, seconds),
-            "apdex": _apdex(totals) if kind in _ENTRY_KINDS else None,  # Apdex rates requests, not calls
+            "apdex": _apdex(totals, threshold) if kind in _ENTRY_KINDS else None,  # Apdex rates requests, not calls
         }
         for (name, kind), totals in _grouped(rows, 2).items()
     ]

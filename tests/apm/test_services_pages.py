@@ -206,3 +206,30 @@ def test_http_calls_to_an_instrumented_service_are_not_an_extra_host(alice: Tena
         ("frontend", "checkout", "service"),
         ("frontend", "api.fx.io", "external"),
     }
+
+
+def test_apdex_threshold_per_service_from_the_page_and_the_api(alice: Tenant, traffic: dict[str, list[float]]) -> None:
+    from tests.conftest import session_client
+
+    client = Client()
+    client.force_login(alice.owner)
+    response = client.post(f"/o/{alice.slug}/p/app/services/frontend/", {"apdex_threshold_ms": "100"})
+    assert response.status_code == 302
+    frontend = {r["service"]: r for r in page(alice, "services/?range=1h").context["rows"]}["frontend"]
+    satisfied = sum(d <= 100 for d in traffic["frontend"])
+    tolerating = sum(100 < d <= 400 for d in traffic["frontend"])
+    assert frontend["apdex_threshold_ms"] == 100
+    assert frontend["apdex"] == pytest.approx((satisfied + tolerating / 2) / 400, abs=0.02)
+    api = session_client(alice.owner)
+    url = f"/api/v1/orgs/{alice.slug}/projects/app/services/checkout/settings/"
+    assert api.get(url).json() == {"apdex_threshold_ms": 500}
+    assert api.put(url, {"apdex_threshold_ms": 50}, format="json").json() == {"apdex_threshold_ms": 50}
+    assert api.put(url, {"apdex_threshold_ms": 0}, format="json").status_code == 400
+    viewer = session_client(alice.members["viewer"])
+    assert viewer.put(url, {"apdex_threshold_ms": 70}, format="json").status_code == 403
+    viewer_page = Client()
+    viewer_page.force_login(alice.members["viewer"])
+    assert viewer_page.post(f"/o/{alice.slug}/p/app/services/frontend/", {"apdex_threshold_ms": "9"}).status_code == 403
+    assert (
+        'name="apdex_threshold_ms"' not in page(alice, "services/frontend/", alice.members["viewer"]).content.decode()
+    )

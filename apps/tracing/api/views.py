@@ -7,14 +7,15 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.audit.services import Origin
 from apps.core.api.timeparams import parse_int, time_range
 from apps.core.api.viewsets import TenantScopedViewSet
-from apps.tracing import queries
+from apps.tracing import queries, service_settings
 from apps.tracing.sampling import sampling_note
 
 TELEMETRY_READ = "telemetry:read"
@@ -133,9 +134,16 @@ class TraceViewSet(_ProjectTelemetry):
         return Response({"trace_id": trace_id.lower(), "spans": spans})
 
 
+class ServiceSettingsSerializer(serializers.Serializer[Any]):
+    apdex_threshold_ms = serializers.IntegerField(
+        min_value=1, max_value=600_000, help_text="Requests up to this are satisfied, up to four times it tolerated"
+    )
+
+
 class ServiceViewSet(_ProjectTelemetry):
     lookup_field = "service"
     lookup_value_converter = "str"
+    scope_map = {"GET": TELEMETRY_READ, "PUT": "projects:write"}
 
     @extend_schema(parameters=_RANGE, responses={200: OpenApiTypes.OBJECT}, operation_id="services_list")
     def list(self, request: Request, organization_slug: str, project_slug: str) -> Response:
@@ -170,6 +178,30 @@ class ServiceViewSet(_ProjectTelemetry):
         deploys = queries.deploys(org, project, service, start, end)
         return Response({"service": service, "from": start, "to": end, "step": step, "points": points,
                          "deploys": deploys})  # fmt: skip
+
+    @extend_schema(
+        methods=["GET"], responses={200: ServiceSettingsSerializer}, operation_id="services_settings_retrieve"
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request=ServiceSettingsSerializer,
+        responses={200: ServiceSettingsSerializer},
+        operation_id="services_settings_update",
+    )
+    @action(detail=True, methods=["get", "put"], url_path="settings")
+    def service_settings(self, request: Request, organization_slug: str, project_slug: str, service: str) -> Response:
+        """The service's settings (Apdex threshold, default 500 ms); PUT changes them (projects:write, audited)."""
+        org = self.access.organization_id
+        if not queries.service_exists(org, self.project_id, service):
+            raise exceptions.NotFound(f"No service named {service!r} has sent telemetry to this project.")
+        if request.method == "PUT":
+            serializer = ServiceSettingsSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            service_settings.set_apdex_threshold(
+                org, self.project_id, service, threshold_ms=serializer.validated_data["apdex_threshold_ms"],
+                actor=request.user, origin=Origin.from_request(request),
+            )  # fmt: skip
+        return Response({"apdex_threshold_ms": service_settings.apdex_threshold(org, self.project_id, service)})
 
 
 class ServiceMapViewSet(_ProjectTelemetry):
