@@ -39,6 +39,10 @@ def test_services_then_service_page_then_traces(asgi_url: str, page: Any, screen
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A visitor who is not signed in is sent to the sign-in page, and back after it.
+    page.goto(f"{asgi_url}/o/{tenant.slug}/p/app/services/")
+    assert page.url.startswith(f"{asgi_url}/login/")
+    assert "next=/o/shopco/p/app/services/" in page.url
     signed_in(page, asgi_url, tenant.members["viewer"])
 
     page.goto(f"{asgi_url}/o/{tenant.slug}/p/app/services/?range=1h")
