@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.logs",
     "apps.metrics",
     "apps.errors",
+    "apps.notifications",
     "apps.ingest",
     "apps.privacy",
     "apps.demo",
