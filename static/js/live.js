@@ -50,6 +50,7 @@
           if (replacement) region.innerHTML = replacement.innerHTML;
         });
         if (window.VigilCharts) window.VigilCharts.drawAll();
+        document.dispatchEvent(new CustomEvent("vigil:live-updated"));
         root.setAttribute("data-live-updated", String(Date.now()));
         status.textContent = "Updated " + new Date().toLocaleTimeString();
       })

@@ -81,4 +81,6 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initAll);
   else initAll();
+  // A live refresh (static/js/live.js) replaces the map with a new one: set that one up too.
+  document.addEventListener("vigil:live-updated", initAll);
 })();

@@ -16,6 +16,7 @@ from django.test import Client
 from apps.otlp.types import Resource, Scope, Span, SpanKind
 from apps.tracing.writers import write_spans
 from tests.apm.test_service_map import write_shop
+from tests.browser.test_services_pages import ingest
 from tests.conftest import Tenant, make_tenant
 
 
@@ -80,7 +81,24 @@ def test_map_draws_and_leads_to_the_service_page(asgi_url: str, page: Any, scree
     svg.locator(".map-node[data-node=checkout]").click()
     page.wait_for_url("**/services/checkout/**")
     assert page.locator("h1").inner_text().strip().startswith("checkout")
+
+    # Live: a new caller stored while the map is open appears, and its tooltip works (the map is set up again).
+    page.goto(f"{asgi_url}/o/{tenant.slug}/p/app/map/")
+    page.wait_for_selector("[data-live][data-live-connected=true]")
+    root = _live_span("search", None)
+    ingest(tenant, [root, _live_span("checkout", root)])
+    page.wait_for_selector(".map-node[data-node=search]")
+    page.locator(".map-node[data-node=search]").hover()
+    assert page.locator("[data-map-tooltip]").inner_text().startswith("search")
     assert errors == []
+
+
+def _live_span(service: str, parent: Any) -> Any:
+    now = time.time_ns()
+    return Span(resource=Resource({"service.name": service}), scope=Scope("tests"),
+                trace_id=parent.trace_id if parent else os.urandom(16), span_id=os.urandom(8),
+                parent_span_id=parent.span_id if parent else None, name="GET /search", kind=SpanKind.SERVER,
+                start_ns=now, end_ns=now + 5_000_000, attributes={})  # fmt: skip
 
 
 def _big_map(tenant: Tenant) -> int:
