@@ -545,6 +545,8 @@ def run(args: argparse.Namespace, cleanups: list[Callable[[], None]]) -> int:  #
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|")
     results = []
     for call in calls(state, picked, end):
+        if args.only and not any(word in call.page for word in args.only.split(",")):
+            continue
         measured = measure(client, call, args.runs, args.call_budget)
         results.append(measured)
         print(_row(measured), flush=True)
@@ -589,6 +591,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept complete load of --spans (implies --keep)")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest statement of slow calls")
+    parser.add_argument("--only", default="", help="measure only the pages whose name contains one of these words")
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     args.keep = args.keep or args.reuse or bool(os.environ.get("VIGIL_BENCH_KEEP"))

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
 
 RELATIVE_ACCURACY = 0.02
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -108,3 +110,22 @@ def apdex(histogram: Mapping[int, int], threshold_ns: float) -> float | None:
         elif value <= 4 * threshold_ns:
             tolerating += count
     return (satisfied + tolerating / 2) / total
+
+
+def merge_packed_by_group(group_ids: Sequence[int], packed: Sequence[Sequence[int]], groups: int) -> list[Histogram]:
+    """Sum many packed histograms into one per group (``group_ids[i]`` names the group of ``packed[i]``).
+
+    Vectorised: dashboards sum thousands of minute rows (a service over an hour, the map over a day), and a
+    Python loop over every bucket of every row was most of those pages' time (bench/queries.py)."""
+    lengths = np.fromiter((len(p) for p in packed), dtype=np.int64, count=len(packed))
+    if not lengths.sum():
+        return [{} for _ in range(groups)]
+    values = np.fromiter((v for p in packed for v in p), dtype=np.int64, count=int(lengths.sum()))
+    owner = np.repeat(np.asarray(group_ids, dtype=np.int64), lengths)
+    sums = np.bincount(owner * SIZE + (values >> 32), weights=values & _COUNT_MASK, minlength=groups * SIZE)
+    table = sums.reshape(groups, SIZE)
+    merged = []
+    for row in table:
+        (nonzero,) = np.nonzero(row)
+        merged.append({int(i): int(row[i]) for i in nonzero})
+    return merged

@@ -159,10 +159,10 @@ def test_services_page_query_count_does_not_grow_with_services(
     client.force_login(alice.owner)
     url = f"/o/{alice.slug}/p/app/services/?range=1h"
     client.get(url)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         client.get(url)
     store(alice, [span(Resource({"service.name": f"svc-{i}"}), "GET /", 5) for i in range(20)])
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         response = client.get(url)
     assert len(response.context["rows"]) == 22
 
