@@ -282,6 +282,11 @@ VIGIL_METRICS_MAX_SERIES_PER_PROJECT = env_int("VIGIL_METRICS_MAX_SERIES_PER_PRO
 # GDPR tools: attribute keys naming an end user besides enduser.id, user.id and user.email.
 VIGIL_PRIVACY_EXTRA_USER_KEYS = env_list("VIGIL_PRIVACY_EXTRA_USER_KEYS", [])
 
+# --- Notifications: outbound HTTP -----------------------------------------------
+# CIDR networks and host names (exact or *.suffix) that webhooks may reach even though they are
+# private/loopback/link-local (apps/notifications/outbound.py); empty: only public addresses.
+VIGIL_OUTBOUND_ALLOWLIST = env_list("VIGIL_OUTBOUND_ALLOWLIST", [])
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,1 @@
+"""One module per transport; ``registry.TRANSPORTS`` lists them (docs/notifications.md)."""
