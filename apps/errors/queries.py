@@ -11,19 +11,29 @@ from apps.errors.models import ErrorGroup
 
 DEFAULT_RANGE = timedelta(hours=24)
 
+# One scan of the range's occurrences, grouped by hash (a count(DISTINCT ...) sorted a day of them on disk:
+# 0.7 s for 170k occurrences, bench/queries.py).
 _ISSUES = """
-SELECT g.fingerprint, g.exception_type, g.message, g.frame, g.status, g.first_seen, o.n, o.last_seen, o.services,
-       o.users
-FROM (
-    SELECT fingerprint, count(*) AS n, max(time) AS last_seen, array_agg(DISTINCT service_name) AS services,
-           count(DISTINCT enduser_id) AS users
-    FROM errors_occurrence
+WITH occ AS MATERIALIZED (
+    SELECT fingerprint, time, service_name, enduser_id FROM errors_occurrence
     WHERE organization_id = %(org)s AND project_id = %(project)s AND time >= %(start)s AND time < %(end)s
-    GROUP BY fingerprint
-) o
-JOIN errors_errorgroup g ON g.organization_id = %(org)s AND g.project_id = %(project)s AND g.fingerprint = o.fingerprint
+), counts AS (
+    SELECT fingerprint, count(*) AS n, max(time) AS last_seen FROM occ GROUP BY fingerprint
+), services AS (
+    SELECT fingerprint, array_agg(service_name) AS services
+    FROM (SELECT DISTINCT fingerprint, service_name FROM occ) s GROUP BY fingerprint
+), users AS (
+    SELECT fingerprint, count(*) AS users
+    FROM (SELECT DISTINCT fingerprint, enduser_id FROM occ WHERE enduser_id IS NOT NULL) u GROUP BY fingerprint
+)
+SELECT g.fingerprint, g.exception_type, g.message, g.frame, g.status, g.first_seen, c.n, c.last_seen, s.services,
+       coalesce(u.users, 0)
+FROM counts c
+JOIN services s USING (fingerprint)
+LEFT JOIN users u USING (fingerprint)
+JOIN errors_errorgroup g ON g.organization_id = %(org)s AND g.project_id = %(project)s AND g.fingerprint = c.fingerprint
 WHERE g.status = ANY(%(statuses)s)
-ORDER BY o.n DESC, g.fingerprint
+ORDER BY c.n DESC, g.fingerprint
 """
 _SERIES = """
 SELECT fingerprint, floor(extract(epoch FROM time - %(start)s) / %(step)s)::integer AS slot, count(*)
