@@ -459,6 +459,7 @@ def test_privacy_export_and_delete_are_audited_without_the_value(bob: Tenant) ->
         "logs": 0,
         "metric_series": 0,
         "metric_points": 0,
+        "error_occurrences": 0,
     }
     expect(Action.PRIVACY_EXPORTED, bob.organization.pk, actor=owner, target=bob.project,
            after={**details, "truncated": False})  # fmt: skip

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from apps.audit.actions import Action
 from apps.audit.services import Origin, record
+from apps.errors import erasure as errors
 from apps.logs import erasure as logs
 from apps.metrics import erasure as metrics
 from apps.tenants.models import Project
@@ -68,10 +69,11 @@ class UserTelemetry:
     logs: int = 0
     metric_series: int = 0
     metric_points: int = 0
+    error_occurrences: int = 0
 
     @property
     def total(self) -> int:
-        return self.spans + self.logs + self.metric_series + self.metric_points
+        return self.spans + self.logs + self.metric_series + self.metric_points + self.error_occurrences
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -100,6 +102,7 @@ def find_user_telemetry(organization_id: int, project_id: int | None, key: str, 
     for project in projects_of(organization_id, project_id):
         found.spans += tracing.count_spans(organization_id, project.pk, key, value)
         found.logs += logs.count_logs(organization_id, project.pk, key, value)
+        found.error_occurrences += errors.count_occurrences(organization_id, project.pk, key, value)
         series = metrics.find_series(organization_id, project.pk, key, value)
         found.metric_series += len(series)
         if series:
@@ -178,8 +181,9 @@ def delete_user_telemetry(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> UserTelemetry:
-    """Delete the user's spans (with their rollup contributions), log records (and their counts) and metric
-    series (points and rollups), ``batch_size`` rows per transaction. Audited as ``privacy.deleted``."""
+    """Delete the user's spans (with their rollup contributions), log records (and their counts), error
+    occurrences and metric series (points and rollups), ``batch_size`` rows per transaction. Audited as
+    ``privacy.deleted``."""
     total = find_user_telemetry(organization_id, project_id, key, value).total if progress else 0
     deleted = UserTelemetry()
 
@@ -201,6 +205,13 @@ def delete_user_telemetry(
             if not n:
                 break
             deleted.logs += n
+            advance()
+        while True:
+            with transaction.atomic():
+                n = errors.delete_occurrence_batch(organization_id, project.pk, key, value, batch_size)
+            if not n:
+                break
+            deleted.error_occurrences += n
             advance()
         keys = [info.key for _, info in metrics.find_series(organization_id, project.pk, key, value)]
         while keys:

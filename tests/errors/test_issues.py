@@ -149,3 +149,17 @@ def test_error_pages_list_show_and_triage(alice: Tenant) -> None:
     assert viewer.post(row["url"], {"status": "ignored"}).status_code == 403
     empty = client.get(f"/o/{alice.slug}/p/app/errors/")  # resolved: not listed by default
     assert 'data-testid="empty-state"' in empty.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gdpr_deletion_of_a_user_deletes_their_occurrences(alice: Tenant) -> None:
+    from apps.privacy import services as privacy
+
+    ingest(alice, [failing_span(n, user="u-gone" if n < 3 else "u-stays") for n in range(5)])
+    found = privacy.find_user_telemetry(alice.organization.pk, None, "enduser.id", "u-gone")
+    assert found.error_occurrences == 3
+    deleted = privacy.delete_user_telemetry(alice.organization.pk, None, "enduser.id", "u-gone", batch_size=2)
+    assert deleted.error_occurrences == 3
+    issue = api(alice).get(base(alice)).json()["results"][0]
+    assert (issue["count"], issue["users"]) == (2, 1)
+    assert privacy.find_user_telemetry(alice.organization.pk, None, "enduser.id", "u-gone").total == 0

@@ -46,7 +46,7 @@ def test_delete_answers_counts(alice: Tenant, bob: Tenant) -> None:
     seed(bob)
     response = post(alice, "delete", {"key": "enduser.id", "value": "u-1"})
     assert response.status_code == 200, response.content
-    assert response.json() == {"spans": 10, "logs": 4, "metric_series": 1, "metric_points": 3}
+    assert response.json() == {"spans": 10, "logs": 4, "metric_series": 1, "metric_points": 3, "error_occurrences": 0}
     assert services.find_user_telemetry(alice.organization.pk, None, "enduser.id", "u-1") == UserTelemetry()
     assert services.find_user_telemetry(bob.organization.pk, None, "enduser.id", "u-1").spans == 10
 

@@ -61,9 +61,9 @@ def test_delete_asks_first(alice: Tenant, monkeypatch: Any) -> None:
     assert left(alice).spans == 10
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
     out, err = gdpr("delete", "--org", "alice", "--key", "enduser.id", "--value", "u-1", "--batch-size", "3")
-    assert "This deletes 10 spans, 4 log records, 1 metric series (3 points)" in err
+    assert "This deletes 10 spans, 4 log records, 0 error occurrences, 1 metric series (3 points)" in err
     assert "100%  18/18" in err
-    assert "Deleted 10 spans, 4 log records, 1 metric series (3 points)" in out
+    assert "Deleted 10 spans, 4 log records, 0 error occurrences, 1 metric series (3 points)" in out
     assert left(alice) == UserTelemetry()
     assert left(alice, "u-2").spans == 9
 

@@ -14,3 +14,4 @@ class DeletedSerializer(serializers.Serializer):  # type: ignore[type-arg]
     logs = serializers.IntegerField()
     metric_series = serializers.IntegerField()
     metric_points = serializers.IntegerField()
+    error_occurrences = serializers.IntegerField()

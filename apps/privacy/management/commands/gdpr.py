@@ -110,8 +110,8 @@ class Command(BaseCommand):
         organization_id, project_id, key, value, where = astuple(subject)
         found = services.find_user_telemetry(organization_id, project_id, key, value)
         summary = (
-            f"{found.spans} spans, {found.logs} log records, {found.metric_series} metric series "
-            f"({found.metric_points} points) of {key} in {where}"
+            f"{found.spans} spans, {found.logs} log records, {found.error_occurrences} error occurrences, "
+            f"{found.metric_series} metric series ({found.metric_points} points) of {key} in {where}"
         )
         if not options["yes"]:
             self.stderr.write(f"This deletes {summary}. It cannot be undone.")
@@ -131,6 +131,7 @@ class Command(BaseCommand):
         )
         bar.finish()
         self.stdout.write(
-            f"Deleted {deleted.spans} spans, {deleted.logs} log records, {deleted.metric_series} metric series "
-            f"({deleted.metric_points} points) of {key} in {where}; rollups corrected."
+            f"Deleted {deleted.spans} spans, {deleted.logs} log records, {deleted.error_occurrences} error "
+            f"occurrences, {deleted.metric_series} metric series ({deleted.metric_points} points) of {key} in "
+            f"{where}; rollups corrected."
         )
