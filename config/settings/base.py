@@ -35,10 +35,14 @@ DATABASE_URL = env_optional("DATABASE_URL") or (
 )
 REDIS_URL = env_optional("REDIS_URL") or f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}"
 
+_DATABASE = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 DATABASES = {
     "default": {
-        **dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True),
+        **_DATABASE,
         "ENGINE": "django.db.backends.postgresql",
+        # JIT compilation cost the dashboards' aggregates 100-250 ms per query and saved nothing at their sizes
+        # (bench/queries.py, docs/benchmarks.md): Vigil's connections run without it, whatever the server's default.
+        "OPTIONS": {**_DATABASE.get("OPTIONS", {}), "options": "-c jit=off"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
