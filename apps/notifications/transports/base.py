@@ -109,6 +109,16 @@ def clean_config(fields: Sequence[ConfigField], raw: Mapping[str, Any]) -> dict[
     return cleaned
 
 
+class FieldsConfigured:
+    """Base of the transports whose channel config is exactly their ``config_fields``: validating it is
+    validating each field (a transport with rules across fields extends ``validate_config``)."""
+
+    config_fields: tuple[ConfigField, ...]
+
+    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        return clean_config(self.config_fields, raw)
+
+
 def url_value(value: Any) -> str:
     """A URL the outbound client will agree to call (scheme, host, SSRF policy)."""
     if not isinstance(value, str) or len(value) > 2000:

@@ -31,7 +31,7 @@ from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
     DeliveryError,
-    clean_config,
+    FieldsConfigured,
     event_prefix,
     links_of,
 )
@@ -168,7 +168,7 @@ def send_email(recipients: Sequence[str], rendered: RenderedEmail) -> Delivery:
     )
 
 
-class EmailTransport:
+class EmailTransport(FieldsConfigured):
     kind = "email"
     label = "Email"
     config_fields = (
@@ -179,9 +179,6 @@ class EmailTransport:
             help=f"Up to {MAX_RECIPIENTS} addresses, comma-separated. Sent through the server's SMTP settings.",
         ),
     )
-
-    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_config(self.config_fields, raw)
 
     def send(self, config: Mapping[str, Any], notification: Notification) -> Delivery:
         return send_email(config["recipients"], render(notification))

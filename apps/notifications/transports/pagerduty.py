@@ -16,7 +16,7 @@ from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
     DeliveryError,
-    clean_config,
+    FieldsConfigured,
     delivered,
     links_of,
     post,
@@ -68,7 +68,7 @@ def _describe(response: outbound.Response) -> str:
     return "; ".join([str(data.get("message", "")), *map(str, data.get("errors", []))]).strip("; ")
 
 
-class PagerDutyTransport:
+class PagerDutyTransport(FieldsConfigured):
     kind = "pagerduty"
     label = "PagerDuty"
     config_fields = (
@@ -88,9 +88,6 @@ class PagerDutyTransport:
             help="Only for tests and proxies; leave empty for PagerDuty itself.",
         ),
     )
-
-    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_config(self.config_fields, raw)
 
     def send(self, config: Mapping[str, Any], notification: Notification) -> Delivery:
         delivery = self._send_event(config, build_event(config["routing_key"], notification))

@@ -18,7 +18,7 @@ from apps.notifications.message import Notification, display_value
 from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
-    clean_config,
+    FieldsConfigured,
     delivered,
     event_prefix,
     links_of,
@@ -107,7 +107,7 @@ def build_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-class SlackTransport:
+class SlackTransport(FieldsConfigured):
     kind = "slack"
     label = "Slack"
     config_fields = (
@@ -119,9 +119,6 @@ class SlackTransport:
             help="The incoming webhook URL from Slack (https://hooks.slack.com/services/…).",
         ),
     )
-
-    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_config(self.config_fields, raw)
 
     def send(self, config: Mapping[str, Any], notification: Notification) -> Delivery:
         url = config["webhook_url"]

@@ -23,7 +23,7 @@ from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
     DeliveryError,
-    clean_config,
+    FieldsConfigured,
     delivered,
     post,
     string_value,
@@ -106,7 +106,7 @@ def _describe(response: outbound.Response) -> str:
     return f"error {data['code']}: {data['message']}"
 
 
-class SmsTransport:
+class SmsTransport(FieldsConfigured):
     kind = "sms"
     label = "SMS (Twilio)"
     config_fields = (
@@ -141,7 +141,7 @@ class SmsTransport:
     )
 
     def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        config = clean_config(self.config_fields, raw)
+        config = super().validate_config(raw)
         # Twilio takes exactly one of From and MessagingServiceSid.
         if ("from_number" in config) == ("messaging_service_sid" in config):
             raise ValidationError({"from_number": ["give either a From number or a messaging service SID"]})

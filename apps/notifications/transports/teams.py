@@ -15,7 +15,7 @@ from apps.notifications.message import Notification, display_value
 from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
-    clean_config,
+    FieldsConfigured,
     delivered,
     event_prefix,
     links_of,
@@ -71,7 +71,7 @@ def build_message(notification: Notification) -> dict[str, Any]:
     }
 
 
-class TeamsTransport:
+class TeamsTransport(FieldsConfigured):
     kind = "teams"
     label = "Microsoft Teams"
     config_fields = (
@@ -83,9 +83,6 @@ class TeamsTransport:
             help='The URL of a Teams workflow "Post to a channel when a webhook request is received".',
         ),
     )
-
-    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_config(self.config_fields, raw)
 
     def send(self, config: Mapping[str, Any], notification: Notification) -> Delivery:
         url = config["webhook_url"]

@@ -18,7 +18,7 @@ from apps.notifications.message import Notification, jsonable
 from apps.notifications.transports.base import (
     ConfigField,
     Delivery,
-    clean_config,
+    FieldsConfigured,
     delivered,
     post,
     string_value,
@@ -61,7 +61,7 @@ def signed_headers(secret: str, notification: Notification, body: bytes, *, now:
     }
 
 
-class WebhookTransport:
+class WebhookTransport(FieldsConfigured):
     kind = "webhook"
     label = "Webhook"
     config_fields = (
@@ -74,9 +74,6 @@ class WebhookTransport:
             secret=True,
         ),
     )
-
-    def validate_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_config(self.config_fields, raw)
 
     def send(self, config: Mapping[str, Any], notification: Notification) -> Delivery:
         body = build_body(notification)
