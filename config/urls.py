@@ -17,6 +17,9 @@ api_v1 = [
     path("", include("apps.metrics.api.urls")),
     path("", include("apps.privacy.api.urls")),
     path("", include("apps.errors.api.urls")),
+    path("", include("apps.notifications.api.urls")),
+    path("", include("apps.oncall.api.urls")),
+    path("", include("apps.alerting.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api:api-schema"), name="api-docs"),
 ]
@@ -31,6 +34,9 @@ urlpatterns = [
     path("", include("apps.audit.urls", namespace="audit")),
     path("", include("apps.ingest.urls", namespace="ingest")),
     path("", include("apps.apm.urls", namespace="apm")),
+    path("", include("apps.notifications.urls", namespace="notifications")),
+    path("", include("apps.oncall.urls", namespace="oncall")),
+    path("", include("apps.alerting.urls", namespace="alerting")),
 ]
 
 handler400 = errors.bad_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -22,6 +23,8 @@ from apps.audit.services import record
 from apps.core.access import resolve_access
 from apps.ingest.models import ScrubRule
 from apps.ingest.services import create_scrub_rule
+from apps.notifications.models import Channel, ContactMethod
+from apps.notifications.services import create_channel
 from apps.otlp.types import Resource as OtlpResource
 from apps.otlp.types import Scope, Span
 from apps.tenants import services as tenant_services
@@ -157,6 +160,24 @@ OBJECT_FACTORIES: dict[type, Callable[[Tenant, Any], Any]] = {
 }
 
 
+_CHANNEL_NUMBERS = itertools.count(1)
+
+
+def _channel(tenant: Tenant, user: Any) -> Channel:
+    """A team channel (email: sending it a test needs no network); a fresh name each time."""
+    return create_channel(tenant.organization.pk, tenant.owner, name=f"oncall {next(_CHANNEL_NUMBERS)}",
+                          kind="email", config={"recipients": [f"oncall@{tenant.slug}.example"]})  # fmt: skip
+
+
+def _contact_method(tenant: Tenant, user: Any) -> Channel:
+    """``user``'s own contact method (the contact-method endpoints serve only their caller's)."""
+    return create_channel(tenant.organization.pk, user, name=f"email {next(_CHANNEL_NUMBERS)}", kind="email",
+                          config={"recipients": [f"{user.username}@example.org"]}, user=user)  # fmt: skip
+
+
+OBJECT_FACTORIES.update({Channel: _channel, ContactMethod: _contact_method})
+
+
 def _trace(tenant: Tenant, user: Any) -> SimpleNamespace:
     """One stored span; telemetry has no Django model, so the row is addressed by its trace id."""
     span = Span(
@@ -285,3 +306,113 @@ def reset_login_throttle(ip: str | None, username: str) -> None:
 
     keys = throttle._keys(ip, username)
     cache.delete_many([*keys, *(f"{k}:until" for k in keys)])
+
+
+# --- On call (apps/oncall): schedules, overrides, escalation policies, routing rules ---------------------------------
+
+_ONCALL_NUMBERS = iter(range(1, 10**9))
+
+
+def _oncall_schedule(tenant: Tenant, user: Any) -> Any:
+    """A weekly rotation of the owner and the editor (Paris time), a fresh name each time."""
+    from datetime import date
+
+    from apps.oncall import services
+    from apps.oncall.types import LayerSpec, ScheduleSpec
+
+    layer = LayerSpec(name="Primary", rotation="weekly", start_date=date(2025, 1, 6), handoff_weekday=0,
+                      members=[tenant.owner.pk, tenant.members[Role.EDITOR].pk])  # fmt: skip
+    spec = ScheduleSpec(name=f"{tenant.slug} rota {next(_ONCALL_NUMBERS)}", time_zone="Europe/Paris", layers=[layer])
+    return services.create_schedule(tenant.organization.pk, tenant.owner, spec)
+
+
+def _oncall_override(tenant: Tenant, user: Any) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from apps.oncall import services
+
+    start = datetime.now(tz=UTC)
+    schedule = _oncall_schedule(tenant, user)
+    return services.create_override(schedule, tenant.owner, user_id=tenant.members[Role.VIEWER].pk, start=start,
+                                    end=start + timedelta(hours=4), reason="swap")  # fmt: skip
+
+
+def _escalation_policy(tenant: Tenant, user: Any) -> Any:
+    """Two steps: the owner and whoever is on call in a new schedule, then the editor; repeated once."""
+    from apps.oncall import services
+    from apps.oncall.types import PolicySpec, StepSpec
+
+    schedule = _oncall_schedule(tenant, user)
+    steps = [
+        StepSpec(10, users=[tenant.owner.pk], schedules=[schedule.pk]),
+        StepSpec(5, users=[tenant.members[Role.EDITOR].pk]),
+    ]
+    spec = PolicySpec(name=f"{tenant.slug} policy {next(_ONCALL_NUMBERS)}", steps=steps, repeat=1)
+    return services.create_policy(tenant.organization.pk, tenant.owner, spec)
+
+
+def _routing_rule(tenant: Tenant, user: Any) -> Any:
+    from apps.oncall import services
+    from apps.oncall.types import RuleSpec
+
+    policy = _escalation_policy(tenant, user)
+    spec = RuleSpec(order=next(_ONCALL_NUMBERS), name="critical web", severities=["critical"],
+                    project_id=tenant.project.pk, labels={"team": "web"}, policy_id=policy.pk)  # fmt: skip
+    return services.create_rule(tenant.organization.pk, tenant.owner, spec)
+
+
+def _oncall_factories() -> dict[type, Callable[[Tenant, Any], Any]]:
+    from apps.oncall.models import EscalationPolicy, Override, RoutingRule, Schedule
+
+    return {Schedule: _oncall_schedule, Override: _oncall_override, EscalationPolicy: _escalation_policy,
+            RoutingRule: _routing_rule}  # fmt: skip
+
+
+OBJECT_FACTORIES.update(_oncall_factories())
+
+
+def _alert_rule(tenant: Tenant, user: Any) -> Any:
+    from apps.alerting.services import save_rule
+
+    body = {
+        "name": f"checkout latency {next(_CHANNEL_NUMBERS)}",
+        "queries": {"a": {"source": "red", "measure": "p95", "service": "checkout", "window_seconds": 300}},
+        "conditions": [{"query": "a", "op": ">", "critical": 500}],
+    }
+    return save_rule(None, body, organization_id=tenant.organization.pk, project_id=tenant.project.pk,
+                     actor=tenant.owner)  # fmt: skip
+
+
+def _incident(tenant: Tenant, user: Any) -> Any:
+    """A triggered incident of a rule (as evaluation opens them), so acknowledging and resolving it succeed."""
+    from django.utils import timezone
+
+    from apps.alerting.models import Incident
+
+    rule = _alert_rule(tenant, user)
+    return Incident.objects.for_organization(tenant.organization.pk).create(
+        organization_id=tenant.organization.pk, project=tenant.project, rule=rule, title=rule.name,
+        severity="critical", grouping_key=f"rule:{rule.pk}:{{}}", dedup_key=f"vigil-test-{rule.pk}",
+        opened_at=timezone.now(), labels={"service": "checkout"}, services=["checkout"],
+    )  # fmt: skip
+
+
+def _silence(tenant: Tenant, user: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.alerting.services import create_silence
+
+    return create_silence(tenant.organization.pk, matchers=[{"label": "service", "op": "=", "value": "checkout"}],
+                          starts_at=None, ends_at=timezone.now() + timedelta(hours=1), comment="deploy",
+                          actor=tenant.owner)  # fmt: skip
+
+
+def _alerting_factories() -> dict[type, Callable[[Tenant, Any], Any]]:
+    from apps.alerting.models import AlertRule, Incident, Silence
+
+    return {AlertRule: _alert_rule, Incident: _incident, Silence: _silence}
+
+
+OBJECT_FACTORIES.update(_alerting_factories())

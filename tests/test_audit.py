@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.accounts.models import ApiToken
+from apps.alerting.models import AlertRule, Silence
 from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
 from apps.audit.queries import CSV_COLUMNS
@@ -536,3 +538,170 @@ _TESTED = set(re.findall(r"expect\(\s*Action\.([A-Z_]+)", Path(__file__).read_te
 @pytest.mark.parametrize("action", list(Action), ids=lambda a: a.name)
 def test_every_action_has_a_test(action: Action) -> None:
     assert action.name in _TESTED, f"add a test to tests/test_audit.py that expect()s Action.{action.name}"
+
+
+# --- Notification channels ----------------------------------------------------------------------------------------
+
+
+def test_channel_created_updated_deleted_with_secrets_masked(bob: Tenant) -> None:
+    from apps.notifications.models import Channel
+    from tests.notifications.test_transports import ROUTING_KEY
+
+    editor = bob.members[Role.EDITOR]
+    base = f"/api/v1/orgs/{bob.slug}/channels/"
+    body = {"name": "pager", "kind": "pagerduty", "config": {"routing_key": ROUTING_KEY}}
+    assert api(editor).post(base, body, format="json").status_code == 201
+    channel = Channel.objects.for_organization(bob.organization.pk).get()
+    config = {"routing_key": "********", "events_url": "https://events.pagerduty.com/v2/enqueue"}
+    expect(Action.CHANNEL_CREATED, bob.organization.pk, actor=editor, target=channel,
+           after={"name": "pager", "kind": "pagerduty", "config": config, "enabled": True})  # fmt: skip
+    created = AuditEntry.objects.for_organization(bob.organization.pk).get(action=str(Action.CHANNEL_CREATED))
+    assert ROUTING_KEY not in str(created.after)
+
+    patch = {"name": "paging", "config": {"routing_key": "Z" * 32}}
+    assert api(editor).patch(f"{base}{channel.pk}/", patch, format="json").status_code == 200
+    channel.refresh_from_db()
+    expect(Action.CHANNEL_UPDATED, bob.organization.pk, actor=editor, target=channel,
+           before={"name": "pager", "config": config},
+           after={"name": "paging", "config": config, "secrets_changed": ["routing_key"]})  # fmt: skip
+
+    assert api(editor).delete(f"{base}{channel.pk}/").status_code == 204
+    expect(Action.CHANNEL_DELETED, bob.organization.pk, actor=editor, target=channel,
+           before={"name": "paging", "kind": "pagerduty", "config": config, "enabled": True})  # fmt: skip
+
+
+def test_channel_disabled_by_vigil_is_recorded_as_the_system(bob: Tenant) -> None:
+    from apps.notifications import services as notification_services
+
+    channel = notification_services.create_channel(bob.organization.pk, bob.owner, name="mail", kind="email",
+                                                   config={"recipients": ["a@example.org"]})  # fmt: skip
+    assert notification_services.disable_channel(channel, "SMTP answered 550: no such user")
+    assert not notification_services.disable_channel(channel, "again")  # once only
+    expect(Action.CHANNEL_DISABLED, bob.organization.pk, actor="system", target=channel, before={"enabled": True},
+           after={"enabled": False, "reason": "SMTP answered 550: no such user"}, origin=False)  # fmt: skip
+
+
+# --- On call: schedules, overrides, escalation policies, routing rules ---------------------------------------------
+
+
+def test_schedule_created_updated_deleted(bob: Tenant) -> None:
+    from apps.oncall.models import Schedule
+
+    editor, owner = bob.members[Role.EDITOR], bob.owner
+    base = f"/api/v1/orgs/{bob.slug}/schedules/"
+    layer = {"name": "Week", "rotation": "weekly", "handoff_weekday": 0, "start_date": "2025-01-06",
+             "members": [owner.pk, editor.pk]}  # fmt: skip
+    body = {"name": "Ops", "time_zone": "Europe/Paris", "layers": [layer]}
+    assert api(editor).post(base, body, format="json").status_code == 201
+    schedule = Schedule.objects.for_organization(bob.organization.pk).get()
+    stored = {**layer, "handoff_time": "09:00", "shift_hours": None, "restrict_weekdays": [], "restrict_start": None,
+              "restrict_end": None}  # fmt: skip
+    snapshot = {"name": "Ops", "time_zone": "Europe/Paris", "description": "", "layers": [stored]}
+    expect(Action.SCHEDULE_CREATED, bob.organization.pk, actor=editor, target=schedule, after=snapshot)
+
+    assert api(editor).patch(f"{base}{schedule.pk}/", {"time_zone": "UTC"}, format="json").status_code == 200
+    expect(Action.SCHEDULE_UPDATED, bob.organization.pk, actor=editor, target=schedule,
+           before={"time_zone": "Europe/Paris"}, after={"time_zone": "UTC"})  # fmt: skip
+    last = AuditEntry.objects.for_organization(bob.organization.pk).order_by("-id")[0].pk
+    assert api(editor).patch(f"{base}{schedule.pk}/", {"time_zone": "UTC"}, format="json").status_code == 200
+    assert AuditEntry.objects.for_organization(bob.organization.pk).order_by("-id")[0].pk == last  # no change, no entry
+
+    override = api(editor).post(f"{base}{schedule.pk}/overrides/", {"start": "2030-01-01T00:00:00Z",
+                                "end": "2030-01-01T08:00:00Z", "reason": "swap"}, format="json").json()  # fmt: skip
+    from apps.oncall.models import Override
+
+    row = Override.objects.for_organization(bob.organization.pk).get(pk=override["id"])
+    kept = {"schedule": schedule.pk, "user": editor.pk, "start": "2030-01-01T00:00:00+00:00",
+            "end": "2030-01-01T08:00:00+00:00", "reason": "swap"}  # fmt: skip
+    expect(Action.SCHEDULE_OVERRIDE_CREATED, bob.organization.pk, actor=editor, target=row, after=kept)
+    assert api(editor).delete(f"/api/v1/orgs/{bob.slug}/schedule-overrides/{row.pk}/").status_code == 204
+    entry = expect(Action.SCHEDULE_OVERRIDE_DELETED, bob.organization.pk, actor=editor, target_type="override",
+                   before=kept)  # fmt: skip
+    assert entry.target_id == str(override["id"])
+
+    assert api(editor).delete(f"{base}{schedule.pk}/").status_code == 204
+    entry = expect(Action.SCHEDULE_DELETED, bob.organization.pk, actor=editor, target_type="schedule",
+                   before={**snapshot, "time_zone": "UTC"})  # fmt: skip
+    assert (entry.target_id, entry.target_label) == (str(schedule.pk), "Ops")
+
+
+def test_escalation_policy_and_routing_rule_changes(bob: Tenant) -> None:
+    from apps.oncall.models import EscalationPolicy, RoutingRule
+
+    editor = bob.members[Role.EDITOR]
+    policies = f"/api/v1/orgs/{bob.slug}/escalation-policies/"
+    body = {"name": "Standard", "steps": [{"delay_minutes": 5, "users": [editor.pk]}]}
+    assert api(editor).post(policies, body, format="json").status_code == 201
+    policy = EscalationPolicy.objects.for_organization(bob.organization.pk).get()
+    snapshot = {"name": "Standard", "description": "", "repeat": 0,
+                "steps": [{"delay_minutes": 5, "channels": [], "users": [editor.pk], "schedules": []}]}  # fmt: skip
+    expect(Action.ESCALATION_POLICY_CREATED, bob.organization.pk, actor=editor, target=policy, after=snapshot)
+    assert api(editor).patch(f"{policies}{policy.pk}/", {"repeat": 2}, format="json").status_code == 200
+    expect(Action.ESCALATION_POLICY_UPDATED, bob.organization.pk, actor=editor, target=policy, before={"repeat": 0},
+           after={"repeat": 2})  # fmt: skip
+
+    rules = f"/api/v1/orgs/{bob.slug}/routing-rules/"
+    assert api(editor).post(rules, {"name": "all", "policy": policy.pk}, format="json").status_code == 201
+    rule = RoutingRule.objects.for_organization(bob.organization.pk).get()
+    kept = {"order": 0, "name": "all", "severities": [], "project_id": None, "service": "", "labels": {},
+            "policy_id": policy.pk}  # fmt: skip
+    expect(Action.ROUTING_RULE_CREATED, bob.organization.pk, actor=editor, target=rule, after=kept)
+    assert api(editor).patch(f"{rules}{rule.pk}/", {"severities": ["critical"]}, format="json").status_code == 200
+    expect(Action.ROUTING_RULE_UPDATED, bob.organization.pk, actor=editor, target=rule, before={"severities": []},
+           after={"severities": ["critical"]})  # fmt: skip
+    assert api(editor).delete(f"{rules}{rule.pk}/").status_code == 204
+    expect(Action.ROUTING_RULE_DELETED, bob.organization.pk, actor=editor, target_type="routingrule",
+           before={**kept, "severities": ["critical"]})  # fmt: skip
+
+    assert api(editor).delete(f"{policies}{policy.pk}/").status_code == 204
+    entry = expect(Action.ESCALATION_POLICY_DELETED, bob.organization.pk, actor=editor, target_type="escalationpolicy",
+                   before={**snapshot, "repeat": 2})  # fmt: skip
+    assert entry.target_id == str(policy.pk)
+
+
+def test_alert_rule_created_updated_deleted(bob: Tenant) -> None:
+    editor = bob.members[Role.EDITOR]
+    base = f"/api/v1/orgs/{bob.slug}/projects/{bob.project.slug}/alert-rules/"
+    query = {"source": "red", "measure": "p95", "service": "checkout", "window_seconds": 300}
+    body = {
+        "name": "slow checkout",
+        "queries": {"a": query},
+        "conditions": [{"query": "a", "op": ">", "critical": 500}],
+    }
+    response = api(editor).post(base, body, format="json")
+    assert response.status_code == 201, response.content
+    rule = AlertRule.objects.for_organization(bob.organization.pk).get()
+    snapshot = {
+        "name": "slow checkout", "queries": {"a": {**query, "operation": None}}, "conditions": body["conditions"],
+        "combine": "and", "group_by": [], "for_seconds": 0, "no_data": "keep", "interval_seconds": 30, "labels": {},
+        "channels": [], "enabled": True, "muted_until": None,
+    }  # fmt: skip
+    expect(Action.ALERT_RULE_CREATED, bob.organization.pk, actor=editor, target=rule, after=snapshot)
+
+    assert api(editor).patch(f"{base}{rule.pk}/", {"for_seconds": 120}, format="json").status_code == 200
+    rule.refresh_from_db()
+    expect(Action.ALERT_RULE_UPDATED, bob.organization.pk, actor=editor, target=rule, before=snapshot,
+           after={**snapshot, "for_seconds": 120})  # fmt: skip
+
+    assert api(editor).delete(f"{base}{rule.pk}/").status_code == 204
+    expect(Action.ALERT_RULE_DELETED, bob.organization.pk, actor=editor, target_type="alertrule",
+           before={**snapshot, "for_seconds": 120})  # fmt: skip
+
+
+def test_silence_created_and_expired(bob: Tenant) -> None:
+    editor = bob.members[Role.EDITOR]
+    base = f"/api/v1/orgs/{bob.slug}/silences/"
+    body = {"matchers": [{"label": "service", "op": "=", "value": "checkout"}], "comment": "deploying",
+            "starts_at": "2026-11-29T10:00:00Z", "ends_at": "2099-11-29T12:00:00Z"}  # fmt: skip
+    response = api(editor).post(base, body, format="json")
+    assert response.status_code == 201, response.content
+    silence = Silence.objects.for_organization(bob.organization.pk).get()
+    expect(Action.SILENCE_CREATED, bob.organization.pk, actor=editor, target=silence,
+           after={"kind": "silence", "matchers": body["matchers"], "starts_at": "2026-11-29T10:00:00+00:00",
+                  "ends_at": "2099-11-29T12:00:00+00:00", "comment": "deploying", "project_id": None})  # fmt: skip
+
+    assert api(editor).delete(f"{base}{silence.pk}/").status_code == 204
+    silence.refresh_from_db()
+    expect(Action.SILENCE_EXPIRED, bob.organization.pk, actor=editor, target=silence,
+           before={"ends_at": "2099-11-29T12:00:00+00:00"}, after={"ends_at": silence.ends_at.isoformat()})  # fmt: skip
+    assert silence.ends_at < silence.created_at + timedelta(minutes=5)

@@ -61,9 +61,30 @@ BODY = {
 }
 
 
+# Bodies of the write endpoints whose fields mean something else than in BODY (a channel's "kind" is a
+# transport), by a part of their URL.
+BODY_BY_PATH = {
+    "/channels/": {"name": "Renamed", "kind": "email", "config": {"recipients": ["oncall@example.org"]}},
+    "/contact-methods/": {"name": "Renamed", "kind": "email", "config": {"recipients": ["me@example.org"]}},
+    "/alert-rules/": {
+        "name": "Renamed",
+        "queries": {"a": {"source": "red", "measure": "p95", "service": "checkout", "window_seconds": 300}},
+        "conditions": [{"query": "a", "op": ">", "critical": 500}],
+    },
+    "/silences/": {
+        "matchers": [{"label": "service", "op": "=", "value": "checkout"}],
+        "ends_at": "2099-01-01T00:00:00Z",
+        "comment": "planned maintenance",
+    },
+    "/notes/": {"text": "Rolled back the deploy."},
+    "/feedback/": {"feedback": "noise"},
+}
+
+
 def call(client: APIClient, method: str, url: str) -> Any:
     if method in ("POST", "PUT", "PATCH"):
-        return getattr(client, method.lower())(url, data=BODY, format="json")
+        body = next((body for part, body in BODY_BY_PATH.items() if part in url), BODY)
+        return getattr(client, method.lower())(url, data=body, format="json")
     return getattr(client, method.lower())(url)
 
 
@@ -257,3 +278,10 @@ def test_tenant_view_subclass_cannot_override_dispatch() -> None:
     with pytest.raises(TypeError, match="dispatch"):
         type("Sneaky", (TenantView,), {"dispatch": lambda self, request, *a, **k: None})
     type("Fine", (TenantView,), {"get": lambda self, request, *a, **k: None})  # handlers are allowed
+
+
+# On call: an override needs its times (it is created for the caller); a policy needs a step.
+BODY_BY_PATH.update({
+    "/schedules/": {"name": "Renamed", "start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"},
+    "/escalation-policies/": {"name": "Renamed", "steps": [{"delay_minutes": 5}]},
+})  # fmt: skip

@@ -31,6 +31,7 @@ def test_readyz_ok() -> None:
         "postgres": True,
         "redis": True,
         "migrations": True,
+        "alert_evaluation": True,
     }
 
 

@@ -21,6 +21,7 @@ PRESETS: dict[str, tuple[str, timedelta]] = {
     "6h": ("Last 6 hours", timedelta(hours=6)),
     "24h": ("Last 24 hours", timedelta(hours=24)),
     "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
 }
 ALL_TIME = "all"
 _PARAMS = ("range", "from", "to", "page")

@@ -309,6 +309,7 @@ def grouped_series(
     step_seconds: int,
     agg: str,
     group_by: str | None = None,
+    origin: datetime | None = None,
 ) -> dict[str, Any]:
     """One line per value of attribute (or resource attribute) ``group_by`` over the matching series of ``name``,
     or one line for all of them without ``group_by``: the series' rollups are merged per step, then ``agg`` is
@@ -317,7 +318,8 @@ def grouped_series(
 
     Returns ``{"groups": [{"value", "service", "series_count", "points"}], "series_count", "truncated"}``;
     ``service`` is the groups' common ``service.name``, if any. At most ``MAX_SERIES`` series are read and
-    ``MAX_GROUPS`` groups returned (``truncated`` says so)."""
+    ``MAX_GROUPS`` groups returned (``truncated`` says so). Steps are multiples of the step since the Unix epoch,
+    or since ``origin`` when given (an alert rule's window is one step that starts at its first minute)."""
     if agg not in AGGREGATIONS:
         raise QueryError(f"agg must be one of {', '.join(AGGREGATIONS)}.")
     if step_seconds < 60 or step_seconds % 60:
@@ -334,6 +336,7 @@ def grouped_series(
     hourly = step_seconds % 3600 == 0
     rolled = _rollups(organization_id, project_id, [i.key for _, i in found], start, end, hourly=hourly)
     step_ns = step_seconds * 10**9
+    zero = _ns(origin) % step_ns if origin is not None else 0
     groups: dict[str | None, dict[str, Any]] = {}
     for _, info in found:
         value = None
@@ -343,7 +346,7 @@ def grouped_series(
         group = groups.setdefault(value, {"infos": [], "steps": {}})
         group["infos"].append(info)
         for bucket, rollup in rolled.get(info.key, []):
-            slot = _ns(bucket) // step_ns * step_ns
+            slot = (_ns(bucket) - zero) // step_ns * step_ns + zero
             group["steps"].setdefault(slot, Rollup()).merge(rollup)
     ordered = sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
     out = []

@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "apps.notifications"
     label = "notifications"
-    verbose_name = "Notifications: transports (Slack, PagerDuty, email, SMS, webhooks) and safe outbound HTTP"
+    verbose_name = "Notifications: channels, the delivery outbox and log, transports and safe outbound HTTP"

@@ -1,8 +1,7 @@
 """Deliver one notification through one channel: retries with backoff for transient errors only.
 
-``DeliveryResult`` is flat and JSON-ready so the delivery log model (coming with alerting) can
-store it field for field (``dataclasses.asdict``); a permanent failure is what will count towards
-disabling a channel.
+``DeliveryResult`` is flat and JSON-ready so the delivery log (``models.Delivery``) stores it field for
+field (``dataclasses.asdict``); a permanent failure disables the channel (``services``).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any, Literal
 
 from apps.notifications.message import Notification
 from apps.notifications.transports import registry
-from apps.notifications.transports.base import DeliveryError
+from apps.notifications.transports.base import Delivery, DeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -56,33 +55,45 @@ def deliver(
         transport = registry.get(kind)
     except KeyError as exc:
         return _failed(kind, permanent=True, attempts=0, error=str(exc.args[0]), latency=0.0)
-    for attempt in range(1, attempts + 1):
+    return attempt(kind, lambda: transport.send(config, notification), attempts=attempts, backoff=backoff, sleep=sleep)
+
+
+def attempt(
+    kind: str,
+    send: Callable[[], Delivery],
+    *,
+    attempts: int = 4,
+    backoff: Sequence[float] = (1, 4, 16),
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryResult:
+    """``deliver``'s retries around any one send: a digest email is sent through it too."""
+    for number in range(1, attempts + 1):
         started = time.perf_counter()
         try:
-            delivery = transport.send(config, notification)
+            delivery = send()
         except DeliveryError as exc:
-            if exc.permanent or attempt == attempts:
+            if exc.permanent or number == attempts:
                 elapsed = exc.latency_ms if exc.latency_ms is not None else _since(started)
                 return _failed(
-                    kind, permanent=exc.permanent, attempts=attempt, error=exc.message, exc=exc, latency=elapsed
+                    kind, permanent=exc.permanent, attempts=number, error=exc.message, exc=exc, latency=elapsed
                 )
-            delay = backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0.0
+            delay = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
             if exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
-            logger.info("%s delivery attempt %d failed (%s); retrying in %.1fs", kind, attempt, exc.message, delay)
+            logger.info("%s delivery attempt %d failed (%s); retrying in %.1fs", kind, number, exc.message, delay)
             sleep(delay)
         except Exception as exc:
             # A bug in a transport, not the service's answer: retrying will not fix it, and it must not
             # count against the channel (not permanent), so the log shows it and the channel stays enabled.
             logger.exception("%s transport raised unexpectedly", kind)
             error = f"internal error: {type(exc).__name__}"
-            return _failed(kind, permanent=False, attempts=attempt, error=error, latency=_since(started))
+            return _failed(kind, permanent=False, attempts=number, error=error, latency=_since(started))
         else:
             return DeliveryResult(
                 kind=kind,
                 status="sent",
                 permanent=False,
-                attempts=attempt,
+                attempts=number,
                 latency_ms=round(delivery.latency_ms, 3),
                 response_status=delivery.response_status,
                 response_excerpt=delivery.response_excerpt,

@@ -23,10 +23,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = readiness()
-    ready = all(check.ok for check in checks)
+    ready = all(check.ok for check in checks if check.essential)
     body = {
         "status": "ready" if ready else "not ready",
-        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail, "essential": c.essential} for c in checks},
     }
     return JsonResponse(body, status=200 if ready else 503)
 

@@ -35,6 +35,33 @@ TELEMETRY_LINKS = [
     ("Dependencies", "apm:dependencies", {"apm:dependencies"}),
     ("Logs", "apm:logs", {"apm:logs"}),
     ("Metrics", "apm:metrics", {"apm:metrics"}),
+    ("Alert rules", "alerting:rules", {"alerting:rules", "alerting:rule", "alerting:rule-new", "alerting:rule-edit"}),
+]
+# What responders open most: in the bar on every organization and project page.
+RESPONDER_LINKS = [
+    ("Incidents", "alerting:incidents", {"alerting:incidents", "alerting:incident"}),
+    (
+        "On-call",
+        "oncall:schedules",
+        {"oncall:schedules", "oncall:schedule", "oncall:schedule-create", "oncall:schedule-edit"},
+    ),
+]
+# Alerting's configuration: in the "Manage" menu.
+ALERTING_LINKS = [
+    ("Alert analytics", "alerting:analytics", {"alerting:analytics"}),
+    ("Silences", "alerting:silences", {"alerting:silences"}),
+    ("Escalation policies", "oncall:policies", {"oncall:policies", "oncall:policy-create", "oncall:policy-edit"}),
+    ("Routing rules", "oncall:rules", {"oncall:rules", "oncall:rule-create", "oncall:rule-edit"}),
+    (
+        "Channels",
+        "notifications:channels",
+        {"notifications:channels", "notifications:channel", "notifications:channel-new", "notifications:channel-edit"},
+    ),
+    (
+        "My contact methods",
+        "notifications:contact-methods",
+        {"notifications:contact-methods", "notifications:contact-method-new"},
+    ),
 ]
 PROJECT_LINKS = [
     ("Ingest keys", "tenants:ingest-keys", {"tenants:ingest-keys", "tenants:ingest-key-created"}),
@@ -42,7 +69,8 @@ PROJECT_LINKS = [
     ("Project settings", "tenants:project-settings", {"tenants:project-settings", "tenants:project-delete"}),
 ]
 # Pages the switchers keep when changing organization or project: they need no other URL argument.
-_ORGANIZATION_PAGES = {"tenants:projects", "tenants:settings", "tenants:members", "accounts:tokens", "audit:log"}
+_ORGANIZATION_PAGES = {"tenants:projects", "tenants:settings", "tenants:members", "accounts:tokens", "audit:log",
+                       "alerting:incidents", "oncall:schedules"}  # fmt: skip
 _PROJECT_PAGES = {
     "apm:services",
     "apm:traces",
@@ -81,7 +109,7 @@ def _first_allowed(names: Iterable[str], scopes: Iterable[str], **kwargs: str) -
 
 def _links(access: TenantAccess, current: str, table: list[tuple[str, str, set[str]]]) -> list[NavLink]:
     kwargs = {"organization_slug": access.organization_slug}
-    if table is not ORGANIZATION_LINKS:
+    if table in (TELEMETRY_LINKS, PROJECT_LINKS):
         if not access.project_slug:
             return []
         kwargs["project_slug"] = access.project_slug
@@ -94,11 +122,17 @@ def _links(access: TenantAccess, current: str, table: list[tuple[str, str, set[s
 
 
 def _navigation(access: TenantAccess, current: str) -> tuple[list[NavLink], list[NavLink]]:
-    """(links in the bar, links in the "Manage" menu): on a project's pages its telemetry pages are in the bar
-    and the organization's and project's administration in the menu; elsewhere everything is in the bar."""
+    """(links in the bar, links in the "Manage" menu): on a project's pages its telemetry pages and the
+    responders' pages are in the bar, the administration of the organization, its alerting and the project in
+    the menu; on the organization's pages its administration and the responders' pages are in the bar and
+    alerting's configuration in the menu."""
     pages = _links(access, current, TELEMETRY_LINKS)
-    manage = _links(access, current, ORGANIZATION_LINKS) + _links(access, current, PROJECT_LINKS)
-    return (pages, manage) if pages else (manage, [])
+    responders = _links(access, current, RESPONDER_LINKS)
+    alerting = _links(access, current, ALERTING_LINKS)
+    organization = _links(access, current, ORGANIZATION_LINKS)
+    if pages:
+        return pages + responders, organization + alerting + _links(access, current, PROJECT_LINKS)
+    return organization + responders, alerting
 
 
 def _organization_choices(memberships: list[Membership], access: TenantAccess | None, current: str) -> list[NavLink]:

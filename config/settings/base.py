@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "apps.metrics",
     "apps.errors",
     "apps.notifications",
+    "apps.oncall",
+    "apps.alerting",
     "apps.ingest",
     "apps.privacy",
     "apps.demo",
@@ -121,6 +123,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.tenants.context_processors.tenant_navigation",
+                "apps.notifications.context_processors.disabled_channels",
+                "apps.alerting.context_processors.alert_evaluation_lag",
             ],
         },
     }
@@ -220,6 +224,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "compact-rollups": {"task": "vigil.compact_rollups", "schedule": 15.0, "options": {"expires": 14}},
     # Tail-based sampling: decide traces whose window has passed, delete the raw spans of dropped ones.
     "decide-sampling": {"task": "vigil.decide_sampling", "schedule": 10.0, "options": {"expires": 9}},
+    # Notification outbox: release claims of lost workers, queue again the pending rows whose task was lost.
+    "recover-deliveries": {
+        "task": "vigil.notifications.recover_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Email digests: send each channel whose oldest waiting notification has waited its digest period.
+    "send-digests": {"task": "vigil.notifications.send_digests", "schedule": 60.0, "options": {"expires": 55}},
+    # Claims the due ticks of alert rules (each rule has its own interval, at least 10 s).
+    "evaluate-due-rules": {"task": "vigil.evaluate_due_rules", "schedule": 5.0, "options": {"expires": 5}},
+    "escalate-incidents": {"task": "vigil.escalate_incidents", "schedule": 15.0, "options": {"expires": 14}},
 }
 
 # --- API --------------------------------------------------------------------
@@ -247,6 +262,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Several models have a "status": each choice set gets its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorStatusEnum": "apps.errors.models.ErrorStatus",
+        "IncidentStatusEnum": "apps.alerting.models.IncidentStatus",
+    },
 }
 
 # --- Vigil ------------------------------------------------------------------
@@ -258,6 +278,13 @@ VIGIL_METRICS_TOKEN = env_optional("VIGIL_METRICS_TOKEN")
 VIGIL_METRICS_ALLOW_LOOPBACK = env_bool("VIGIL_METRICS_ALLOW_LOOPBACK", True)
 # Largest request body accepted by the web and API routes (ingest routes set their own limit).
 VIGIL_MAX_REQUEST_BYTES = env_int("VIGIL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
+# Alerting (apps/alerting): incidents, noise reduction, signed links.
+VIGIL_ALERT_GROUP_WINDOW = env_int("VIGIL_ALERT_GROUP_WINDOW", 3600)
+VIGIL_ALERT_CORRELATION_WINDOW = env_int("VIGIL_ALERT_CORRELATION_WINDOW", 300)
+VIGIL_ALERT_FLAP_WINDOW = env_int("VIGIL_ALERT_FLAP_WINDOW", 1800)
+VIGIL_ALERT_FLAP_CHANGES = env_int("VIGIL_ALERT_FLAP_CHANGES", 6)
+VIGIL_ACTION_LINK_DAYS = env_int("VIGIL_ACTION_LINK_DAYS", 7)
+VIGIL_ALERT_EVALUATION_LAG_LIMIT = env_int("VIGIL_ALERT_EVALUATION_LAG_LIMIT", 120)
 VIGIL_CELERY_CONCURRENCY = env_int("VIGIL_CELERY_CONCURRENCY", 2)
 # `manage.py serve` also runs `vigil_demo` (simulated shop traffic into the demo project) unless this is off.
 VIGIL_DEMO = env_bool("VIGIL_DEMO", True)
@@ -290,6 +317,10 @@ VIGIL_PRIVACY_EXTRA_USER_KEYS = env_list("VIGIL_PRIVACY_EXTRA_USER_KEYS", [])
 # CIDR networks and host names (exact or *.suffix) that webhooks may reach even though they are
 # private/loopback/link-local (apps/notifications/outbound.py); empty: only public addresses.
 VIGIL_OUTBOUND_ALLOWLIST = env_list("VIGIL_OUTBOUND_ALLOWLIST", [])
+# The notification outbox (apps/notifications/services.py): a claim older than this belongs to a lost worker
+# and is released; a pending row not sent this long after it was written is queued again.
+VIGIL_NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("VIGIL_NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 600)
+VIGIL_NOTIFICATION_REQUEUE_SECONDS = env_int("VIGIL_NOTIFICATION_REQUEUE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

@@ -37,6 +37,7 @@ from apps.notifications.transports.base import (
 )
 
 MAX_RECIPIENTS = 50
+MAX_DIGEST_MINUTES = 24 * 60
 SEVERITY_COLORS = {"critical": "#D92D20", "warning": "#F79009", "info": "#2E90FA"}
 
 
@@ -58,6 +59,14 @@ def recipients_value(value: Any) -> list[str]:
     for address in addresses:
         validate_email(address)  # its ValidationError names the problem
     return list(dict.fromkeys(addresses))
+
+
+def minutes_value(value: Any) -> int:
+    """Digest period: whole minutes, 0 (off) to a day."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not text.isdigit() or int(text) > MAX_DIGEST_MINUTES:
+        raise ValidationError(f"enter a whole number of minutes from 0 (off) to {MAX_DIGEST_MINUTES}")
+    return int(text)
 
 
 def _mail_domain() -> str:
@@ -177,6 +186,15 @@ class EmailTransport(FieldsConfigured):
             "Recipients",
             recipients_value,
             help=f"Up to {MAX_RECIPIENTS} addresses, comma-separated. Sent through the server's SMTP settings.",
+        ),
+        # Read by the outbox (apps/notifications/services.py), not by ``send``: one digest is one email.
+        ConfigField(
+            "digest_minutes",
+            "Digest every (minutes)",
+            minutes_value,
+            required=False,
+            help="Warning and info notifications wait and go out together in one email every this many minutes; "
+            "critical ones are sent at once. Empty or 0: every notification at once.",
         ),
     )
 
