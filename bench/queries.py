@@ -421,9 +421,12 @@ def storage(state: dict[str, Any]) -> list[str]:
 
     org, project = state["organization_id"], state["project_id"]
     tables = {
-        "tracing_span": True, "tracing_red_minute": True, "tracing_red_hour": True, "tracing_edge_minute": True,
-        "tracing_edge_hour": True, "logs_record": True, "logs_count_minute": True, "errors_occurrence": True,
-        "errors_errorgroup": False, "otlp_resource": False,
+        "tracing_span": True, "tracing_red_minute": True, "tracing_red_tenmin": True, "tracing_red_hour": True,
+        "tracing_red_sixhour": True, "tracing_edge_minute": True, "tracing_edge_tenmin": True,
+        "tracing_edge_hour": True, "tracing_edge_sixhour": True, "logs_record": True, "logs_count_minute": True,
+        "errors_occurrence": True, "errors_issue_minute": True, "errors_issue_tenmin": True, "errors_issue_hour": True,
+        "errors_issue_service_day": True, "errors_issue_user_day": True, "errors_errorgroup": False,
+        "otlp_resource": False,
     }  # fmt: skip
     lines = []
     spans = 1
@@ -447,7 +450,7 @@ def storage(state: dict[str, Any]) -> list[str]:
                 spans = max(rows, 1)
             size = int(table_bytes) + int(index_bytes)
             lines.append(
-                f"  {table:<20} {rows:>12,} rows  {size / 2**30:7.2f} GiB  (table+TOAST {table_bytes / 2**30:.2f}, "
+                f"  {table:<24} {rows:>12,} rows  {size / 2**30:7.2f} GiB  (table+TOAST {table_bytes / 2**30:.2f}, "
                 f"indexes {index_bytes / 2**30:.2f})  {size / spans:7.1f} B per span"
             )
         database = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]

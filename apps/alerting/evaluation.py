@@ -44,7 +44,7 @@ def evaluate(rule: AlertRule, at: datetime) -> Report:
         values = _measure_all(rule, at)
     except measures.MeasureError as exc:
         report.error = str(exc)
-        _record_error(rule, at, report.error)
+        _record_error(rule, at, report.error, report)
         return report
     instances = {instance.group_key: instance for instance in AlertInstance.objects.filter(rule=rule)}
     keys = {group_key(group): group for group in values}
@@ -134,8 +134,17 @@ def _transition(rule: AlertRule, instance: AlertInstance, new_state: str, *, sev
     return True
 
 
-def _record_error(rule: AlertRule, at: datetime, message: str) -> None:
-    """The rule's queries failed: say so on the rule (pages and the API show it). Instances keep their state;
-    the next evaluation that succeeds derives it again."""
+def _record_error(rule: AlertRule, at: datetime, message: str, report: Report) -> None:
+    """The rule's queries failed: say so on the rule, and move its alerts that are not alerting to ``error``
+    (claimed like any change). Alerting ones stay firing: a broken query is no reason to call a problem
+    resolved. The next evaluation that succeeds derives every state again."""
     AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=at, last_error=message[:2000])
     logger.warning("rule %s failed: %s", rule.pk, message)
+    quiet = AlertInstance.objects.filter(rule=rule).exclude(state__in=[*ALERTING_STATES, AlertState.ERROR])
+    verdict = conditions.Verdict(False, "", False)
+    for instance in quiet:
+        before = instance.state
+        if _transition(rule, instance, AlertState.ERROR, severity="", values={}, verdict=verdict, at=at):
+            report.changes.append((instance.group_key, before, AlertState.ERROR))
+        else:
+            report.lost_claims += 1

@@ -9,4 +9,12 @@ class ErrorsConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.partitions import PartitionedTable, register_partitioned
 
-        register_partitioned(PartitionedTable("errors_occurrence", "time", "spans"))
+        # The rollups follow the occurrences' retention: the issues list must count what the occurrences hold.
+        register_partitioned(
+            PartitionedTable("errors_occurrence", "time", "spans"),
+            PartitionedTable("errors_issue_minute", "bucket", "spans"),
+            PartitionedTable("errors_issue_tenmin", "bucket", "spans"),
+            PartitionedTable("errors_issue_hour", "bucket", "spans"),
+            PartitionedTable("errors_issue_service_day", "bucket", "spans"),
+            PartitionedTable("errors_issue_user_day", "bucket", "spans"),
+        )

@@ -3,7 +3,8 @@
 Called by the ingest pipeline in the same transaction as the spans and logs, after PII scrubbing. Errors
 are a few per cent of the records, so plain INSERTs with the rows as one JSON document are enough here
 (psycopg dumps ``bytea[]`` element by element in Python; ids travel as hex instead).
-- Occurrences: ``ON CONFLICT DO NOTHING`` on their key, so a retried request counts nothing twice.
+- Occurrences: ``ON CONFLICT DO NOTHING`` on their key, so a retried request counts nothing twice; the rollups
+  of the issues list count exactly the rows inserted (same statement).
 - Issues: inserted once per fingerprint (``ON CONFLICT DO NOTHING``: no lock on an existing issue, so
   concurrent writers of a frequent error never queue on its row); later sightings are read from the
   occurrences, not written to the issue.
@@ -34,16 +35,59 @@ _MAX_STACKTRACE = 8000
 _encode = msgspec.json.Encoder().encode
 _ZERO_TRACE = "0" * 32
 
+# The new occurrences (a retried one is neither stored nor counted again) and, in the same statement, their counts
+# in the rollups the issues list reads (sql/0002_issue_rollups.sql). Upserts in key order and in this order of tables
+# (erasure locks in the same), so concurrent writers of one issue queue on its rows instead of deadlocking.
 _INSERT_OCCURRENCES = """
-INSERT INTO errors_occurrence (organization_id, project_id, time, fingerprint, trace_id, span_id, seq, service_name,
-                               operation, enduser_id, source)
-SELECT %(org)s, %(project)s, timestamptz 'epoch' + (r.t / 1000) * interval '1 microsecond', r.f,
-       decode(r.tr, 'hex'), decode(r.sp, 'hex'), r.q, r.s, r.o, r.u, r.k
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(t bigint, f text, tr text, sp text, q integer, s text, o text,
-                                              u text, k smallint)
-ORDER BY 2, 5, 6, 7
-ON CONFLICT DO NOTHING
+WITH ins AS (
+    INSERT INTO errors_occurrence (organization_id, project_id, time, fingerprint, trace_id, span_id, seq,
+                                   service_name, operation, enduser_id, source)
+    SELECT %(org)s, %(project)s, timestamptz 'epoch' + (r.t / 1000) * interval '1 microsecond', r.f,
+           decode(r.tr, 'hex'), decode(r.sp, 'hex'), r.q, r.s, r.o, r.u, r.k
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(t bigint, f text, tr text, sp text, q integer, s text, o text,
+                                                  u text, k smallint)
+    ORDER BY 2, 5, 6, 7
+    ON CONFLICT DO NOTHING
+    RETURNING time, fingerprint, service_name, enduser_id
+), minute AS (
+    INSERT INTO errors_issue_minute AS r (organization_id, project_id, bucket, fingerprint, occurrences, last_seen)
+    SELECT %(org)s, %(project)s, date_trunc('minute', time), fingerprint, count(*), max(time)
+    FROM ins GROUP BY 3, 4 ORDER BY 3, 4
+    ON CONFLICT (organization_id, project_id, bucket, fingerprint) DO UPDATE SET
+        occurrences = r.occurrences + excluded.occurrences, last_seen = greatest(r.last_seen, excluded.last_seen)
+), tenmin AS (
+    INSERT INTO errors_issue_tenmin AS r (organization_id, project_id, bucket, fingerprint, occurrences, last_seen)
+    SELECT %(org)s, %(project)s, date_bin('10 minutes', time, timestamptz 'epoch'), fingerprint, count(*), max(time)
+    FROM ins GROUP BY 3, 4 ORDER BY 3, 4
+    ON CONFLICT (organization_id, project_id, bucket, fingerprint) DO UPDATE SET
+        occurrences = r.occurrences + excluded.occurrences, last_seen = greatest(r.last_seen, excluded.last_seen)
+), hour AS (
+    INSERT INTO errors_issue_hour AS r (organization_id, project_id, bucket, fingerprint, occurrences, last_seen)
+    SELECT %(org)s, %(project)s, date_trunc('hour', time), fingerprint, count(*), max(time)
+    FROM ins GROUP BY 3, 4 ORDER BY 3, 4
+    ON CONFLICT (organization_id, project_id, bucket, fingerprint) DO UPDATE SET
+        occurrences = r.occurrences + excluded.occurrences, last_seen = greatest(r.last_seen, excluded.last_seen)
+), services AS (
+    INSERT INTO errors_issue_service_day AS r (organization_id, project_id, bucket, fingerprint, service_name,
+                                               first_seen, last_seen)
+    SELECT %(org)s, %(project)s, date_trunc('day', time), fingerprint, service_name, min(time), max(time)
+    FROM ins GROUP BY 3, 4, 5 ORDER BY 3, 4, 5
+    ON CONFLICT (organization_id, project_id, bucket, fingerprint, service_name) DO UPDATE SET
+        first_seen = least(r.first_seen, excluded.first_seen), last_seen = greatest(r.last_seen, excluded.last_seen)
+), users AS (
+    INSERT INTO errors_issue_user_day AS r (organization_id, project_id, bucket, fingerprint, enduser_id,
+                                            first_seen, last_seen)
+    SELECT %(org)s, %(project)s, date_trunc('day', time), fingerprint, enduser_id, min(time), max(time)
+    FROM ins WHERE enduser_id IS NOT NULL GROUP BY 3, 4, 5 ORDER BY 3, 4, 5
+    ON CONFLICT (organization_id, project_id, bucket, fingerprint, enduser_id) DO UPDATE SET
+        first_seen = least(r.first_seen, excluded.first_seen), last_seen = greatest(r.last_seen, excluded.last_seen)
+)
+SELECT count(*) FROM ins
 """
+ROLLUPS = (
+    "errors_issue_minute", "errors_issue_tenmin", "errors_issue_hour", "errors_issue_service_day",
+    "errors_issue_user_day",
+)  # fmt: skip
 _INSERT_GROUPS = """
 INSERT INTO errors_errorgroup (organization_id, project_id, fingerprint, exception_type, message, frame,
                                sample_message, sample_stacktrace, sample_trace_id, first_seen, status)
@@ -127,7 +171,7 @@ def record_errors(organization_id: int, project_id: int, spans: Sequence[Span], 
                                                row["t"], row["t"])  # fmt: skip
         else:
             known.first_ns, known.last_ns = min(known.first_ns, row["t"]), max(known.last_ns, row["t"])
-    ensure_partitions_for(("errors_occurrence",), {time_of_ns(row["t"]).date() for row in rows})
+    ensure_partitions_for(("errors_occurrence", *ROLLUPS), {time_of_ns(row["t"]).date() for row in rows})
     groups = [
         {"f": f, "ty": s.grouping.exception_type, "m": s.grouping.message, "fr": s.grouping.frame, "sm": s.message,
          "st": s.stacktrace, "tr": s.trace_id, "t": s.first_ns}

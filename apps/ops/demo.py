@@ -15,6 +15,8 @@ from django.db import transaction
 
 from apps.accounts.models import ApiToken
 from apps.accounts.services import create_api_token
+from apps.alerting.models import AlertRule
+from apps.alerting.services import save_rule
 from apps.core.secrets import digest
 from apps.tenants import services as tenants
 from apps.tenants.access import MembershipAccessResolver
@@ -111,5 +113,34 @@ def ensure_demo() -> DemoCredentials:
         otlp_http=settings.VIGIL_PUBLIC_URL.rstrip("/"),
         otlp_grpc=f"http://{settings.VIGIL_HOST}:{settings.VIGIL_OTLP_GRPC_PORT}",
     )
+    ensure_demo_alerting(organization, project, user)
     transaction.on_commit(lambda: _write(path, {**saved, **asdict(credentials)}))
     return credentials
+
+
+# The demo's alert rule: the checkout regression of the demo story (docs/demo.md) fires it, so the incident
+# pages show a real incident right after `make run`.
+DEMO_RULE = {
+    "name": "checkout slower than usual",
+    "description": "POST /checkout p95 over 5 minutes. Fires after the demo's checkout 1.5.0 deploy.",
+    "queries": {
+        "latency": {
+            "source": "red",
+            "measure": "p95",
+            "service": "checkout",
+            "operation": "POST /checkout",
+            "window_seconds": 300,
+        },
+    },
+    "conditions": [{"query": "latency", "op": ">", "critical": 2500, "warning": 1800, "recovery": 1500}],
+    "for_seconds": 60,
+    "title_template": "{{ labels.service }}: POST /checkout p95 is {{ values.latency }} ms",
+    "runbook_url": "https://github.com/opentelemetry/opentelemetry-demo",
+}
+
+
+def ensure_demo_alerting(organization: Organization, project: Project, user: Any) -> None:
+    """The demo's rule, once (a rule someone deleted is created again at the next start: it is the demo)."""
+    if AlertRule.objects.for_organization(organization.pk).filter(project=project, name=DEMO_RULE["name"]).exists():
+        return
+    save_rule(None, DEMO_RULE, organization_id=organization.pk, project_id=project.pk, actor=user)

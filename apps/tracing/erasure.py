@@ -80,14 +80,21 @@ _FAMILIES = (
     (_RED, "tracing_red", ("service_name", "operation", "span_kind"), "request_count"),
     (_EDGE, "tracing_edge", ("source_service", "target", "target_kind"), "call_count"),
 )
+# The rollup tables' buckets (apps/tracing/sql/compact_rollups.sql), as expressions of a span's start_time.
+_LEVELS = (
+    ("minute", "date_trunc('minute', start_time)"),
+    ("tenmin", "date_bin('10 minutes', start_time, timestamptz 'epoch')"),
+    ("hour", "date_trunc('hour', start_time)"),
+    ("sixhour", "date_bin('6 hours', start_time, timestamptz 'epoch')"),
+)
 _CORRECTIONS = [
     statement
     for removed, prefix, keys, count in _FAMILIES
-    for unit in ("minute", "hour")
+    for level, bucket_of in _LEVELS
     for statement in _CORRECT.format(
         removed=removed,
-        table=f"{prefix}_{unit}",
-        unit=unit,
+        table=f"{prefix}_{level}",
+        bucket_of=bucket_of,
         keys=", ".join(keys),
         join=" AND ".join(f"r.{k} = g.{k}" for k in keys),
         count=count,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import numpy as np
 from django.db import connection
 
 from apps.otlp.values import hex_id
@@ -26,6 +28,8 @@ WHERE s.organization_id = %s AND s.project_id = %s AND s.trace_id = %s
 ORDER BY s.start_ns, s.span_id
 """
 
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Django's PostgreSQL backend hands jsonb columns of raw queries back as text.
 _json = msgspec.json.Decoder()
@@ -256,38 +260,99 @@ def _rollup_rows(
     return _fetch(sql, params * 2)
 
 
+# Sums per key of the rollup rows in {rows} (``_total_pieces``). The packed histograms come back concatenated as they
+# are stored (array_send, less its 20-byte header: per bucket a 4-byte length and the 8-byte value) and are added up
+# with numpy: regrouping every bucket in SQL (unnest, GROUP BY key and bucket) took most of the service map's time,
+# and int8[] arrays as text cost more to send and parse (bench/queries.py). {only}, when given, restricts the sums
+# (not the keys) to matching rows.
 _TOTALS = """
-WITH rows AS MATERIALIZED (
-    SELECT {keys}, {count} AS n, error_count AS e, duration_sum_ns AS d, histogram FROM {table}
-    WHERE organization_id = %(org)s AND project_id = %(project)s AND bucket >= %(start)s AND bucket < %(end)s {where}
-    UNION ALL
-    SELECT {keys}, {count}, error_count, duration_sum_ns, histogram FROM tracing_{kind}_delta
-    WHERE organization_id = %(org)s AND project_id = %(project)s AND bucket >= %(start)s AND bucket < %(end)s {where}
-), totals AS (
-    SELECT {keys}, sum(n)::bigint AS n, sum(e)::bigint AS e, sum(d)::bigint AS d FROM rows GROUP BY {keys}
-), buckets AS (
-    SELECT {keys}, u.v >> 32 AS i, sum(u.v & 4294967295)::bigint AS c FROM rows, unnest(histogram) AS u(v)
-    GROUP BY {keys}, i
-), merged AS (
-    SELECT {keys}, array_agg((i << 32) | c ORDER BY i) AS histogram FROM buckets GROUP BY {keys}
-)
-SELECT {keys}, t.n, t.e, t.d, m.histogram FROM totals t JOIN merged m USING ({keys})
+SELECT {keys}, (sum(n){only})::bigint, (sum(e){only})::bigint, (sum(d){only})::bigint,
+       string_agg(substr(array_send(histogram), 21), ''::bytea){only}
+FROM ({rows}) AS r GROUP BY {keys}
 """
+_PIECE = (
+    "SELECT {keys}, {count} AS n, error_count AS e, duration_sum_ns AS d, histogram{extra} FROM {table} "
+    "WHERE organization_id = %(org)s AND project_id = %(project)s AND bucket >= %({low})s AND bucket < %({high})s "
+    "{where}"
+)
+_SENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+# The rollup levels (table suffix, bucket length in seconds) that ranges read as minutes, or as hours past six hours
+# (``_rollup_table``); each level's buckets are whole buckets of the next finer one.
+_MINUTE_LEVELS = (("minute", 60), ("tenmin", 600), ("hour", 3600))
+_HOUR_LEVELS = (("hour", 3600), ("sixhour", 6 * 3600))
+Piece = tuple[str, datetime, datetime]  # a table and the range of its buckets read
+
+
+def _unpack_sent(sent: list[bytes | None]) -> list[histogram.Histogram]:
+    """The histograms ``_TOTALS`` sends (one sum of concatenated packed histograms per key), added up in one pass."""
+    chunks = [chunk or b"" for chunk in sent]
+    values = np.frombuffer(b"".join(chunks), dtype=_SENT)["value"].astype(np.int64)
+    owner = np.repeat(np.arange(len(chunks)), [len(chunk) // _SENT.itemsize for chunk in chunks])
+    table = np.bincount(owner * histogram.SIZE + (values >> 32), weights=values & 0xFFFFFFFF,
+                        minlength=len(chunks) * histogram.SIZE).reshape(len(chunks), histogram.SIZE)  # fmt: skip
+    keys, buckets = np.nonzero(table)
+    counts = table[keys, buckets].astype(np.int64).tolist()
+    bounds = np.searchsorted(keys, np.arange(len(chunks) + 1)).tolist()
+    found = buckets.tolist()
+    return [dict(zip(found[low:high], counts[low:high], strict=True)) for low, high in itertools.pairwise(bounds)]
+
+
+def _ceil(moment: datetime, seconds: int) -> datetime:
+    return _EPOCH + timedelta(seconds=-(-(moment - _EPOCH) // timedelta(seconds=seconds)) * seconds)
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    return _EPOCH + timedelta(seconds=(moment - _EPOCH) // timedelta(seconds=seconds) * seconds)
+
+
+def _cover(kind: str, first: datetime, stop: datetime, levels: tuple[tuple[str, int], ...]) -> list[Piece]:
+    """``[first, stop)`` (whole buckets of ``levels[0]``) as the coarsest buckets that fit: the whole buckets of the
+    next level inside it from that level (recursively), only the ends from this one."""
+    (level, _), coarser = levels[0], levels[1:]
+    table = f"tracing_{kind}_{level}"
+    if coarser:
+        low, high = _ceil(first, coarser[0][1]), _floor(stop, coarser[0][1])
+        if low < high:
+            return [(table, first, low), *_cover(kind, low, high, coarser), (table, high, stop)]
+    return [(table, first, stop)]
+
+
+def _total_pieces(kind: str, start: datetime, end: datetime) -> list[Piece]:
+    """(table, from, to): the rows ``_rollup_totals`` sums, the same buckets as ``_rollup_table``'s rows with a bucket
+    in [start, end) (minutes, or hours past six hours), read from the coarsest table that holds them whole, plus the
+    deltas not folded yet. An hour is then ~6 ten-minute rows per key and some minutes at the ends, instead of 60
+    minute rows; a day ~3 six-hour rows and some hours, instead of 24."""
+    levels = _MINUTE_LEVELS if _rollup_table(kind, start, end).endswith("_minute") else _HOUR_LEVELS
+    unit = levels[0][1]
+    return [*_cover(kind, _ceil(start, unit), _ceil(end, unit), levels), (f"tracing_{kind}_delta", start, end)]
 
 
 def _rollup_totals(
-    kind: str, start: datetime, end: datetime, *, keys: str, where: str = "", params: dict[str, Any]
+    kind: str, start: datetime, end: datetime, *, keys: str, where: str = "", only: str = "", params: dict[str, Any]
 ) -> dict[tuple[Any, ...], Totals]:
     """(count, errors, duration sum, histogram) per ``keys`` over the range, summed by PostgreSQL: one row per
     key comes back, not one per key and minute (thousands over an hour, whose transfer and merging in Python
-    were most of the overview's and the map's time: bench/queries.py)."""
-    table = _rollup_table(kind, start, end)
+    were most of the overview's and the map's time: bench/queries.py). Rows not matching ``only`` (SQL over the
+    rollup columns) still name their key, with zero sums."""
     count = "request_count" if kind == "red" else "call_count"
-    sql = _TOTALS.format(keys=keys, table=table, kind=kind, count=count, where=where)
-    rows = _fetch(sql, {"start": start, "end": end, **params})
+    times: dict[str, datetime] = {}
+    selects = []
+    for table, low, high in _total_pieces(kind, start, end):
+        if low < high:
+            n = len(times)
+            times[f"t{n}"], times[f"t{n + 1}"] = low, high
+            extra = ", span_kind" if only and kind == "red" and "span_kind" not in keys else ""
+            selects.append(_PIECE.format(keys=keys, count=count, extra=extra, table=table, low=f"t{n}",
+                                         high=f"t{n + 1}", where=where))  # fmt: skip
+    only_sql = f" FILTER (WHERE {only})" if only else ""
+    sql = _TOTALS.format(keys=keys, only=only_sql, rows=" UNION ALL ".join(selects))
+    rows = _fetch(sql, {**params, **times})
     width = keys.count(",") + 1
-    return {tuple(row[:width]): (row[width], row[width + 1], row[width + 2], histogram.unpack(row[width + 3]))
-            for row in rows}  # fmt: skip
+    histograms = _unpack_sent([row[width + 3] for row in rows])
+    return {
+        tuple(row[:width]): (row[width] or 0, row[width + 1] or 0, row[width + 2] or 0, hist)
+        for row, hist in zip(rows, histograms, strict=True)
+    }
 
 
 def _stats(count: int, errors: int, duration_sum: int, hist: histogram.Histogram, seconds: float) -> dict[str, Any]:
@@ -351,11 +416,12 @@ def services(organization_id: int, project_id: int, start: datetime, end: dateti
     Services with no request spans (a worker with only internal spans) are listed with zero requests.
     """
     tenant = {"org": organization_id, "project": project_id}
+    # every service with a rollup row in the range, its sums counting only the requests
     entry = _rollup_totals(
-        "red", start, end, keys="service_name", where="AND span_kind = ANY(%(kinds)s)",
+        "red", start, end, keys="service_name", only="span_kind = ANY(%(kinds)s)",
         params={**tenant, "kinds": _ENTRY_KINDS},
     )  # fmt: skip
-    names = sorted({name for (name,) in entry} | set(_services_seen(organization_id, project_id, start, end)))
+    names = sorted(name for (name,) in entry)
     seconds = (end - start).total_seconds()
     thresholds = apdex_thresholds(organization_id, project_id)
     result = [
@@ -424,13 +490,6 @@ def deploys(
     return [{"version": version, "time": first_seen} for version, first_seen in rows]
 
 
-def _services_seen(organization_id: int, project_id: int, start: datetime, end: datetime) -> list[str]:
-    """Services with any span in the range (also those without requests), from the rollups' smallest key set."""
-    rows = _rollup_rows("red", start, end, columns="DISTINCT service_name", where="", params=[organization_id,
-                        project_id, start, end])  # fmt: skip
-    return [name for (name,) in rows]
-
-
 def service_exists(organization_id: int, project_id: int, service: str) -> bool:
     """Whether the project ever sent telemetry from ``service`` (resources outlive the time range)."""
     return bool(
@@ -486,7 +545,7 @@ def service_map(organization_id: int, project_id: int, start: datetime, end: dat
             continue  # an HTTP client span to an instrumented service: the service edge already counts the call
         nodes.setdefault(source, {"id": source, "kind": "service"})
         nodes.setdefault(target, {"id": target, "kind": kind})
-        stats = _stats(count, errors, duration_sum, hist, seconds)
+        p95 = histogram.percentile_ns(hist, 0.95)
         edges.append(
             {
                 "source": source,
@@ -494,10 +553,10 @@ def service_map(organization_id: int, project_id: int, start: datetime, end: dat
                 "target_kind": kind,
                 "call_count": count,
                 "error_count": errors,
-                "call_rate": stats["request_rate"],
-                "error_rate": stats["error_rate"],
-                "avg_ms": stats["avg_ms"],
-                "p95_ms": stats["p95_ms"],
+                "call_rate": count / seconds if seconds else 0.0,
+                "error_rate": errors / count if count else 0.0,
+                "avg_ms": round(duration_sum / count / 1e6, 3) if count else None,
+                "p95_ms": round(p95 / 1e6, 3) if p95 is not None else None,
             }
         )
     return {"nodes": sorted(nodes.values(), key=lambda node: node["id"]), "edges": edges}

@@ -1,7 +1,8 @@
-"""Folding rollup deltas into the minute and hour tables (a beat job every few seconds).
+"""Folding rollup deltas into the minute, ten-minute, hour and six-hour tables (a beat job every few seconds).
 
 Writers append deltas in the span transaction (exact, durable counts); this job merges them into one
-row per key and minute/hour, so reads stay small. Readers add the deltas not folded yet, in the same
+row per key and minute, ten minutes, hour and six hours, so reads stay small (apps/tracing/queries.py reads the
+coarsest rows that fit a range). Readers add the deltas not folded yet, in the same
 statement, so no figure is ever missing or counted twice. One job runs at a time (advisory lock).
 """
 
@@ -20,28 +21,35 @@ _LOCK = 0x76696761  # an arbitrary constant naming "rollup compaction" among adv
 class RollupFamily:
     delta: str
     minute: str
+    tenmin: str
     hour: str
+    sixhour: str
     keys: tuple[str, ...]
     count: str
 
     @property
     def sql(self) -> str:
         return _TEMPLATE.format(
-            delta=self.delta, minute=self.minute, hour=self.hour, keys=", ".join(self.keys), count=self.count
-        )
+            delta=self.delta, minute=self.minute, tenmin=self.tenmin, hour=self.hour, sixhour=self.sixhour,
+            keys=", ".join(self.keys), count=self.count,
+        )  # fmt: skip
 
 
 RED = RollupFamily(
     "tracing_red_delta",
     "tracing_red_minute",
+    "tracing_red_tenmin",
     "tracing_red_hour",
+    "tracing_red_sixhour",
     ("organization_id", "project_id", "service_name", "operation", "span_kind"),
     "request_count",
 )
 EDGES = RollupFamily(
     "tracing_edge_delta",
     "tracing_edge_minute",
+    "tracing_edge_tenmin",
     "tracing_edge_hour",
+    "tracing_edge_sixhour",
     ("organization_id", "project_id", "source_service", "target", "target_kind"),
     "call_count",
 )

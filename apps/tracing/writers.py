@@ -32,7 +32,10 @@ from apps.otlp.values import hex_id, time_of_ns
 from apps.tracing import sampling
 from apps.tracing.deltas import RollupDeltas, Tenant
 
-PARTITIONED = ("tracing_span", "tracing_red_minute", "tracing_red_hour", "tracing_edge_minute", "tracing_edge_hour")
+PARTITIONED = (
+    "tracing_span", "tracing_red_minute", "tracing_red_tenmin", "tracing_red_hour", "tracing_red_sixhour",
+    "tracing_edge_minute", "tracing_edge_tenmin", "tracing_edge_hour", "tracing_edge_sixhour",
+)  # fmt: skip
 COLUMNS = (
     "organization_id", "project_id", "start_time", "trace_id", "span_id", "parent_span_id", "start_ns", "duration_ns",
     "service_name", "name", "kind", "status_code", "status_message", "trace_state", "flags", "resource_fingerprint",

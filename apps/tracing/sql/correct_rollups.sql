@@ -1,9 +1,10 @@
 -- GDPR deletion: subtract what the deleted spans (noted in {removed} by erase_spans.sql) had added to one
--- rollup table ({table}, buckets of one {unit}). Runs after every delta was folded (rollups.fold_all_deltas,
--- whose lock is held until commit), so the folded rows hold all of it. Packed histograms cannot hold a
--- negative count, so buckets are subtracted here and emptied ones dropped; counts never go below zero.
+-- rollup table ({table}; a span's bucket there: {bucket_of}). Runs after every delta was folded
+-- (rollups.fold_all_deltas, whose lock is held until commit), so the folded rows hold all of it. Packed
+-- histograms cannot hold a negative count, so buckets are subtracted here and emptied ones dropped; counts
+-- never go below zero.
 WITH removed AS (
-    SELECT organization_id, project_id, date_trunc('{unit}', start_time) AS bucket, {keys}, {hist_index} AS h,
+    SELECT organization_id, project_id, {bucket_of} AS bucket, {keys}, {hist_index} AS h,
            count(*) AS n, count(*) FILTER (WHERE is_error) AS e, sum(duration_ns) AS d
     FROM {removed} GROUP BY organization_id, project_id, 3, {keys}, h
 ), grouped AS (
@@ -29,7 +30,7 @@ WHERE r.organization_id = g.organization_id AND r.project_id = g.project_id AND 
   AND {join};
 -- Rows whose every span was deleted go away.
 DELETE FROM {table} AS r USING (
-    SELECT DISTINCT organization_id, project_id, date_trunc('{unit}', start_time) AS bucket, {keys} FROM {removed}
+    SELECT DISTINCT organization_id, project_id, {bucket_of} AS bucket, {keys} FROM {removed}
 ) AS g
 WHERE r.organization_id = g.organization_id AND r.project_id = g.project_id AND r.bucket = g.bucket
   AND {join} AND r.{count} <= 0
