@@ -51,8 +51,8 @@ def history(tenant: Tenant) -> tuple[AlertRule, AlertRule]:
             status="resolved" if resolved else "acknowledged", grouping_key="k", dedup_key=f"d{opened:%H}",
             opened_at=opened, breach_started_at=breach, acknowledged_at=acked, resolved_at=resolved, feedback=feedback,
         )  # fmt: skip
-        StateChange.objects.create(organization_id=org, instance=instance, rule=rule, from_state="ok",
-                                   to_state="firing", at=opened, values={"latency": value}, incident=incident)  # fmt: skip
+        StateChange.objects.create(organization_id=org, instance=instance, rule=rule, from_state="ok", at=opened,
+                                   to_state="firing", values={"latency": value}, incident=incident)  # fmt: skip
         if resolved:
             StateChange.objects.create(organization_id=org, instance=instance, rule=rule, from_state="firing",
                                        to_state="resolved", at=resolved, incident=incident)  # fmt: skip

@@ -12,7 +12,9 @@ from tests.support import _incident
 
 
 def test_acknowledging_an_incident_is_pushed_to_its_organization_after_the_commit(
-    alice: Tenant, listen: Any, django_capture_on_commit_callbacks: Any  # noqa: F811
+    alice: Tenant,
+    listen: Any,  # noqa: F811 (the imported fixture)
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     """(Groups are per organization by construction, ``organization_group``; tests/test_isolation_websocket.py
     shows a member of another organization cannot join them.)"""

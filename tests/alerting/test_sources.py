@@ -24,7 +24,8 @@ SCOPE = Scope("tests", "1.0")
 def gauge(queue: str, value: float, ago_s: float) -> MetricPoint:
     at = time.time_ns() - int(ago_s * 1e9)
     return MetricPoint(resource=CHECKOUT, scope=SCOPE, name="queue.depth", description="", unit="{jobs}",
-                       kind=MetricKind.GAUGE, attributes={"queue": queue}, start_ns=at, time_ns=at, value=value)  # fmt: skip
+                       kind=MetricKind.GAUGE, attributes={"queue": queue}, start_ns=at, time_ns=at,
+                       value=value)  # fmt: skip
 
 
 def log(body: str, severity: int, ago_s: float, service: str = "checkout") -> LogRecord:
