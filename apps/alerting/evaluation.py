@@ -46,7 +46,7 @@ def evaluate(rule: AlertRule, at: datetime) -> Report:
         report.error = str(exc)
         _record_error(rule, at, report.error, report)
         return report
-    instances = {instance.group_key: instance for instance in AlertInstance.objects.filter(rule=rule)}
+    instances = alerts_of(rule)
     keys = {group_key(group): group for group in values}
     # A group that stopped reporting still has to be judged (no data), if its alert is not at rest.
     for key, instance in instances.items():
@@ -73,12 +73,20 @@ def evaluate(rule: AlertRule, at: datetime) -> Report:
             continue
         if instance is None:
             instance = _instance(rule, key, group, at)
+            if instance.version != 0:  # another worker created it and already changed it: its move, not ours
+                report.lost_claims += 1
+                continue
         if _transition(rule, instance, new_state, severity=severity, values=group_values, verdict=verdict, at=at):
             report.changes.append((key, state, new_state))
         else:
             report.lost_claims += 1
     AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=at, last_error="")
     return report
+
+
+def alerts_of(rule: AlertRule) -> dict[str, AlertInstance]:
+    """The rule's alerts by group key, as this evaluation sees them (another worker may change them meanwhile)."""
+    return {instance.group_key: instance for instance in AlertInstance.objects.filter(rule=rule)}
 
 
 def _measure_all(rule: AlertRule, at: datetime) -> dict[measures.Group, dict[str, float | None]]:

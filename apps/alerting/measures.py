@@ -23,7 +23,6 @@ from apps.tracing import queries as trace_queries
 
 Group = tuple[tuple[str, str], ...]
 Series = dict[Group, list[tuple[datetime, float | None]]]
-ENTRY_KINDS = (2, 5)  # SERVER, CONSUMER: requests into a service
 MAX_TRACES_COUNTED = 10_000  # per step; a trace count query says "at least" beyond it
 
 
@@ -97,31 +96,21 @@ def _red_value(measure: str, stats: Mapping[str, Any], elapsed: float) -> float 
 def _red(query: Mapping[str, Any], org: int, project: int, group_by: Sequence[str], window: Window) -> Series:
     step = query["window_seconds"]
     steps = _steps(window, step)
-    measure = query["measure"]
-    by_service = trace_queries.service_series(org, project, window.start, window.end, step=step,
-                                              service=query.get("service"))  # fmt: skip
+    measure, service, operation = query["measure"], query.get("service"), query.get("operation")
+    if "operation" in group_by or operation:
+        found = trace_queries.operation_series(org, project, window.start, window.end, step=step, service=service)
+        series = {(name, op): points for (name, op), points in found.items() if not operation or op == operation}
+    else:
+        found_services = trace_queries.service_series(org, project, window.start, window.end, step=step,
+                                                      service=service)  # fmt: skip
+        series = {(name, ""): points for name, points in found_services.items()}
     out: Series = {}
-    for service, points in by_service.items():
-        if query.get("service") and service != query["service"]:
-            continue
-        if "operation" not in group_by and not query.get("operation"):
-            stats = {point["time"]: point for point in points}
-            out[_group(group_by, service=service)] = [
-                (moment, _red_value(measure, stats[moment], window.elapsed(moment, step)) if moment in stats else None)
-                for moment in steps
-            ]
-            continue
-        # Per operation: the rollup totals of each step (the preview's per-step calls; one call when evaluating).
-        for moment in steps:
-            end = moment + timedelta(seconds=step)
-            for row in trace_queries.operations(org, project, service, moment, end):
-                if row["span_kind"] not in ENTRY_KINDS:
-                    continue
-                if query.get("operation") and row["operation"] != query["operation"]:
-                    continue
-                group = _group(group_by, service=service, operation=row["operation"])
-                value = _red_value(measure, row, window.elapsed(moment, step))
-                out.setdefault(group, []).append((moment, value))
+    for (name, op), points in series.items():
+        stats = {point["time"]: point for point in points}
+        out[_group(group_by, service=name, operation=op)] = [
+            (moment, _red_value(measure, stats[moment], window.elapsed(moment, step)) if moment in stats else None)
+            for moment in steps
+        ]
     return out
 
 

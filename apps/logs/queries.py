@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,6 +90,26 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+# A bounded search reads its range newest first in windows, the first of min(15 min, range / 32), each one four
+# times as long as the one before, and stops when the page is full: a text that matches a few thousand records a
+# day fills a page from the last hour instead of matching every record of the day first (bench/queries.py). Four
+# rather than two: a text found nowhere reads the whole range in 4 statements instead of 7 (a day of 1.2 M
+# records: 0.5 s instead of 0.72 s; one statement, which PostgreSQL runs in parallel, 0.32 s).
+_FIRST_WINDOW = timedelta(minutes=15)
+_WINDOW_SHARE = 32
+_WINDOW_GROWTH = 4
+
+
+def _windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into windows from the end, newest first."""
+    size = max(min(_FIRST_WINDOW, (end - start) / _WINDOW_SHARE), timedelta(seconds=1))
+    high = end
+    while high > start:
+        low = max(start, high - size)
+        yield low, high
+        high, size = low, size * _WINDOW_GROWTH
+
+
 def search_logs(
     organization_id: int,
     project_id: int,
@@ -107,7 +127,11 @@ def search_logs(
     """Matching log records, newest first. ``q`` is a case-insensitive substring of the body text;
     ``attributes`` are ``key=value`` pairs the record's attributes must all hold (compared as text, so "200"
     matches the integer 200); ``start`` is inclusive, ``end`` exclusive; ``after`` continues below a record's
-    ``cursor``."""
+    ``cursor``.
+
+    With both bounds and no trace id, the range is read in windows newest first (``_windows``) until ``limit``
+    records are found; the order's first key is the time, so the records are the same. A trace id has its own
+    index, which each window would read again: that search is one statement."""
     where, params = _filters(
         organization_id,
         project_id,
@@ -117,18 +141,34 @@ def search_logs(
         service=service,
         attributes=attributes,
     )
+    if after is not None:
+        where.append("(l.time, l.time_ns, l.observed_time_ns, l.record_id) < (%s, %s, %s, %s)")
+        params += [after.time, after.time_ns, after.observed_time_ns, after.record_id]
+        if end is None or after.time < end:  # nothing after the cursor's microsecond can follow it
+            end = after.time + timedelta(microseconds=1)
+    limit = max(1, min(limit, MAX_LIMIT))
+    if start is None or end is None or trace_id is not None:
+        return _search(where, params, start, end, limit)
+    found: list[dict[str, Any]] = []
+    for low, high in _windows(start, end):
+        found += _search(where, params, low, high, limit - len(found))
+        if len(found) == limit:
+            break
+    return found
+
+
+def _search(
+    where: list[str], params: list[Any], start: datetime | None, end: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    where, params = list(where), list(params)
     if start is not None:
         where.append("l.time >= %s")
         params.append(start)
     if end is not None:
         where.append("l.time < %s")
         params.append(end)
-    if after is not None:
-        where.append("(l.time, l.time_ns, l.observed_time_ns, l.record_id) < (%s, %s, %s, %s)")
-        params += [after.time, after.time_ns, after.observed_time_ns, after.record_id]
-    params.append(max(1, min(limit, MAX_LIMIT)))
     with connection.cursor() as cursor:
-        cursor.execute(_SELECT.format(where=" AND ".join(where)), params)
+        cursor.execute(_SELECT.format(where=" AND ".join(where)), [*params, limit])
         return [_record(row) for row in cursor.fetchall()]
 
 
@@ -149,7 +189,9 @@ def _filters(
         where.append("l.trace_id = %s")
         params.append(trace_id)
     if q:
-        where.append("l.body_text ILIKE %s")
+        # body_lower holds lower(body text), and ILIKE is lower() of both sides compared with LIKE (for UTF-8; see
+        # apps/logs/sql/0002_body_lower.sql): the same records, without lowering every row at each search.
+        where.append("l.body_lower LIKE lower(%s)")
         params.append(_like_pattern(q))
     if severity_min is not None:
         where.append("l.severity_number >= %s")

@@ -35,13 +35,22 @@ PARTITIONED = ("logs_record", "logs_count_minute")
 COLUMNS = (
     "organization_id", "project_id", "time", "record_id", "time_ns", "observed_time_ns", "flags", "severity_number",
     "dropped_attributes_count", "trace_id", "span_id", "resource_fingerprint", "service_name", "severity_text",
-    "event_name", "scope_name", "scope_version", "scope_attributes", "body", "body_text", "attributes",
+    "event_name", "scope_name", "scope_version", "scope_attributes", "body", "body_lower", "attributes",
 )  # fmt: skip
 _TYPES = (
     "int8", "int8", "timestamptz", "bytea", "int8", "int8", "int8", "int2", "int4", "bytea", "bytea", "bytea", "text",
     "text", "text", "text", "text", "jsonb", "jsonb", "text", "jsonb",
 )  # fmt: skip
-_INSERT_AND_COUNT = (Path(__file__).resolve().parent / "sql" / "insert_logs.sql").read_text().format(stage=STAGE)
+# The staged body text is lowered by PostgreSQL's lower(), the function its ILIKE applies (apps/logs/queries.py).
+_INSERT_AND_COUNT = (
+    (Path(__file__).resolve().parent / "sql" / "insert_logs.sql")
+    .read_text()
+    .format(
+        stage=STAGE,
+        columns=", ".join(COLUMNS),
+        values=", ".join("lower(body_lower)" if name == "body_lower" else name for name in COLUMNS),
+    )
+)
 
 _encode = msgspec.json.Encoder(order="sorted")
 
@@ -81,6 +90,7 @@ def record_id(record: LogRecord, resource_fingerprint: bytes) -> bytes:
 
 
 def body_text(body: Any) -> str | None:
+    """The text ``q`` searches (stored lower-cased): a string body itself, any other body as JSON."""
     if body is None:
         return None
     if isinstance(body, str):

@@ -175,14 +175,58 @@ def _matching_resources(organization_id: int, project_id: int, alternatives: lis
     return [bytes(fingerprint) for (fingerprint,) in rows]
 
 
-def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list[dict[str, Any]]:
-    """Newest traces with a span matching every filter: root span, services, duration, span count, error flag."""
+# Caps on the matching spans read newest first, per trace asked for, before a search groups every matching span of
+# the range (``_newest_trace_ids``): most traces have a few matching spans, big ones need the second round.
+_CAP_ROUNDS = (4, 64)
+
+
+def _newest_trace_ids(where: list[str], params: list[Any], limit: int) -> list[bytes] | None:
+    """The ``limit`` newest traces among the spans matching ``where`` (newest last matching span first, ties by trace
+    id), found from the newest matching spans only; None when those do not tell, and the caller must group them all.
+
+    Read newest first, the first time a trace id appears is its newest matching span, so the first ``limit`` distinct
+    ids met are the answer: exact when the capped scan met ``limit`` ids, or ended before its cap (it saw every
+    matching span). A search by service reads ``tracing_span_service_time`` backwards and stops at the cap instead of
+    grouping every matching span of the range (a day of one busy service: ~800 k spans to check at 10 M spans a day).
+    """
+    for per_trace in _CAP_ROUNDS:
+        cap = per_trace * limit
+        sql = f"""
+            SELECT trace_id, sum(count(*)) OVER () FROM (
+                SELECT s.trace_id, s.start_time FROM tracing_span s WHERE {" AND ".join(where)}
+                ORDER BY s.start_time DESC, s.trace_id LIMIT %s
+            ) newest
+            GROUP BY trace_id ORDER BY max(start_time) DESC, trace_id LIMIT %s
+        """  # noqa: S608  (conditions are ours; values are parameters)
+        rows = _fetch(sql, [*params, cap, limit])
+        if len(rows) == limit or not rows or rows[0][1] < cap:
+            return [bytes(trace_id) for trace_id, _ in rows]
+    return None
+
+
+def _matched(organization_id: int, project_id: int, f: TraceFilter, limit: int) -> tuple[str, list[Any]]:
+    """The WHERE terms of the matching spans of the ``limit`` newest matching traces, and their values: the traces'
+    ids when ``_newest_trace_ids`` found them, else every matching span (grouped and cut by the caller's CTE).
+
+    Only a search by service tries the newest spans first: without one, no index holds the spans in time order (the
+    BRIN index only narrows), so the capped scan would read and sort as much as grouping them all."""
     where, params = _span_conditions(organization_id, project_id, f)
+    ids = _newest_trace_ids(where, params, limit) if f.service else None
+    if ids is not None:
+        where, params = [*where, "s.trace_id = ANY(%s)"], [*params, ids]
+    return " AND ".join(where), params
+
+
+def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list[dict[str, Any]]:
+    """Newest traces with a span matching every filter (ties by trace id): root span, services, duration, span count,
+    error flag. Times and counts come from every matching span in the range, also when the traces were found from
+    the newest ones (``_newest_trace_ids``)."""
+    where, params = _matched(organization_id, project_id, f, f.limit)
     sql = f"""
         WITH matched AS (
             SELECT s.trace_id, max(s.start_time) AS last_seen, min(s.start_time) AS first_seen
-            FROM tracing_span s WHERE {" AND ".join(where)}
-            GROUP BY s.trace_id ORDER BY last_seen DESC LIMIT %s
+            FROM tracing_span s WHERE {where}
+            GROUP BY s.trace_id ORDER BY last_seen DESC, s.trace_id LIMIT %s
         )
         SELECT m.trace_id, count(*), min(t.start_ns), max(t.start_ns + t.duration_ns), bool_or(t.status_code = 2),
                (array_agg(t.name ORDER BY t.parent_span_id IS NULL DESC, t.start_ns))[1],
@@ -191,7 +235,7 @@ def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list
         FROM matched m
         JOIN tracing_span t ON t.organization_id = %s AND t.project_id = %s AND t.trace_id = m.trace_id
          AND t.start_time BETWEEN m.first_seen - interval '1 hour' AND m.last_seen + interval '1 hour'
-        GROUP BY m.trace_id, m.last_seen ORDER BY m.last_seen DESC
+        GROUP BY m.trace_id, m.last_seen ORDER BY m.last_seen DESC, m.trace_id
     """  # noqa: S608  (conditions are ours; values are parameters)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, f.limit, organization_id, project_id])
@@ -212,27 +256,27 @@ def search_traces(organization_id: int, project_id: int, f: TraceFilter) -> list
 
 def trace_points(organization_id: int, project_id: int, f: TraceFilter, limit: int = 2000) -> list[dict[str, Any]]:
     """The duration chart's points of the newest ``limit`` traces with a span matching every filter (``f.limit`` is
-    ignored): per trace, the longest matching span's start and duration, and whether any span of the trace failed
-    (the results table's error flag).
+    ignored; found as in ``search_traces``): per trace, the longest matching span's start (the first of equally long
+    ones) and duration, and whether any span of the trace failed (the results table's error flag).
 
     The longest matching span (not the whole trace) is what a box drawn on the chart can filter by: a search with the
     box's time and duration bounds finds the same trace. Without filters it is usually the root span. The error
     check is one indexed lookup per trace, near the matched spans' times like ``search_traces``'s join.
     """
-    where, params = _span_conditions(organization_id, project_id, f)
+    where, params = _matched(organization_id, project_id, f, limit)
     sql = f"""
         WITH matched AS (
-            SELECT s.trace_id, (array_agg(s.start_ns ORDER BY s.duration_ns DESC))[1] AS start_ns,
+            SELECT s.trace_id, (array_agg(s.start_ns ORDER BY s.duration_ns DESC, s.start_ns))[1] AS start_ns,
                    max(s.duration_ns) AS duration_ns, min(s.start_time) AS first_seen, max(s.start_time) AS last_seen
-            FROM tracing_span s WHERE {" AND ".join(where)}
-            GROUP BY s.trace_id ORDER BY last_seen DESC LIMIT %s
+            FROM tracing_span s WHERE {where}
+            GROUP BY s.trace_id ORDER BY last_seen DESC, s.trace_id LIMIT %s
         )
         SELECT m.trace_id, m.start_ns, m.duration_ns, EXISTS (
             SELECT 1 FROM tracing_span e
             WHERE e.organization_id = %s AND e.project_id = %s AND e.trace_id = m.trace_id AND e.status_code = 2
               AND e.start_time BETWEEN m.first_seen - interval '1 hour' AND m.last_seen + interval '1 hour'
         )
-        FROM matched m ORDER BY m.last_seen DESC
+        FROM matched m ORDER BY m.last_seen DESC, m.trace_id
     """  # noqa: S608  (conditions are ours; values are parameters)
     rows = _fetch(sql, [*params, limit, organization_id, project_id])
     return [
@@ -241,17 +285,19 @@ def trace_points(organization_id: int, project_id: int, f: TraceFilter, limit: i
     ]
 
 
-def _rollup_table(kind: str, start: datetime, end: datetime) -> str:
-    """Minute rollups for ranges up to six hours, hourly ones beyond (a few hundred rows either way)."""
-    return f"tracing_{kind}_{'minute' if end - start <= timedelta(hours=6) else 'hour'}"
+def _rollup_table(kind: str, start: datetime, end: datetime, step: int | None = None) -> str:
+    """Minute rollups for ranges up to six hours, hourly ones beyond (a few hundred rows either way); minutes
+    also when per-``step`` figures need a finer step than an hour (an alert rule's preview)."""
+    minutes = end - start <= timedelta(hours=6) or (step is not None and step % 3600 != 0)
+    return f"tracing_{kind}_{'minute' if minutes else 'hour'}"
 
 
 def _rollup_rows(
-    kind: str, start: datetime, end: datetime, *, columns: str, where: str, params: list[Any]
+    kind: str, start: datetime, end: datetime, *, columns: str, where: str, params: list[Any], step: int | None = None
 ) -> list[Any]:
     """Rows of the folded rollup table plus the deltas not folded yet, read in one statement (one snapshot),
     so a row being folded is counted exactly once."""
-    table = _rollup_table(kind, start, end)
+    table = _rollup_table(kind, start, end, step)
     scope = "organization_id = %s AND project_id = %s AND bucket >= %s AND bucket < %s"
     sql = (
         f"SELECT {columns} FROM {table} WHERE {scope} {where} "  # noqa: S608  (our names; values are parameters)
@@ -464,6 +510,7 @@ def service_series(
         columns="service_name, bucket, request_count, error_count, duration_sum_ns, histogram",
         where=where,
         params=params,
+        step=step,
     )
     grouped = _grouped([(name, _bucket_start(bucket, start, step), *rest) for name, bucket, *rest in rows], 2)
     steps = [start + timedelta(seconds=step * i) for i in range(int((end - start).total_seconds() // step) + 1)]
@@ -471,6 +518,29 @@ def service_series(
     return {
         name: [{"time": moment, **_stats(*grouped.get((name, moment), _EMPTY), step)} for moment in steps]
         for name in names
+    }
+
+
+def operation_series(
+    organization_id: int, project_id: int, start: datetime, end: datetime, *, step: int, service: str | None = None
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Like ``service_series``, per (service, operation) of the requests: one statement for every step, where
+    ``operations()`` per step would take one each (an alert rule grouped by endpoint, previewed over a day)."""
+    where, params = "AND span_kind = ANY(%s)", [organization_id, project_id, start, end, _ENTRY_KINDS]
+    if service is not None:
+        where, params = where + " AND service_name = %s", [*params, service]
+    rows = _rollup_rows(
+        "red", start, end, columns="service_name, operation, bucket, request_count, error_count, duration_sum_ns, "
+        "histogram", where=where, params=params, step=step,
+    )  # fmt: skip
+    grouped = _grouped(
+        [(name, operation, _bucket_start(bucket, start, step), *rest) for name, operation, bucket, *rest in rows], 3
+    )
+    steps = [start + timedelta(seconds=step * i) for i in range(int((end - start).total_seconds() // step) + 1)]
+    keys = sorted({(name, operation) for name, operation, _ in grouped})
+    return {
+        key: [{"time": moment, **_stats(*grouped.get((*key, moment), _EMPTY), step)} for moment in steps]
+        for key in keys
     }
 
 

@@ -122,3 +122,20 @@ def test_group_by_service_makes_one_alert_per_service(alice: Tenant, deliveries_
                                           ('{"service":"checkout"}', "ok", "firing")]  # fmt: skip
         assert sorted(Incident.objects.values_list("services", flat=True)) == [["cart"], ["checkout"]]
         assert AlertInstance.objects.count() == 2  # the calm search service has no alert at all
+
+
+def test_a_worker_that_read_before_another_created_the_alert_backs_off(
+    alice: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker B read the rule's alerts before worker A created and fired this one: B finds the row A made,
+    already changed, and leaves it (without the check it would record a second "firing")."""
+    store(alice, spans("checkout", SLOW_AND_FAILING, errors=10))
+    now = timezone.now()
+    with tenant_scope(alice.organization.pk):
+        rule = checkout_rule(alice, [])
+        assert evaluation.evaluate(rule, now).changes == [("{}", "ok", "firing")]  # worker A
+        monkeypatch.setattr(evaluation, "alerts_of", lambda rule: {})  # worker B's earlier read
+        report = evaluation.evaluate(rule, now)
+        assert (report.changes, report.lost_claims) == ([], 1)
+        assert StateChange.objects.count() == 1
+        assert Incident.objects.count() == 1

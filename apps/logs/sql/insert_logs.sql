@@ -1,7 +1,8 @@
 -- One batch of log records: insert the new ones and count exactly those (a retried record is neither
--- stored nor counted twice). {stage} is the staging table (apps/logs/writers.py).
+-- stored nor counted twice). apps/logs/writers.py fills in the staging table, its columns, and the values: the
+-- same columns with the body text lower-cased.
 WITH ins AS (
-    INSERT INTO logs_record SELECT * FROM {stage} ORDER BY time, record_id
+    INSERT INTO logs_record ({columns}) SELECT {values} FROM {stage} ORDER BY time, record_id
     ON CONFLICT DO NOTHING
     RETURNING organization_id, project_id, time, service_name, severity_number
 ), counted AS (
