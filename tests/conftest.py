@@ -15,6 +15,9 @@ from apps.tenants.models import Organization, Project
 from apps.tenants.roles import Role, scopes_for
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
 
+# The notification receivers (Slack, PagerDuty, webhook, Teams, Twilio, SMTP) as fixtures for every test package.
+pytest_plugins = ["tests.notifications.fixtures"]
+
 
 @dataclass
 class Tenant:

@@ -1,7 +1,8 @@
 """Alerting fixtures: spans written straight to the store, rules, and channels pointing at local receivers.
 
-The receivers (and the fixtures that start them) are the notification tests' own: they check each
-request against what Slack, PagerDuty, a webhook consumer or an SMTP server expects.
+The receivers' fixtures (``slack``, ``pagerduty``, ``webhook``, ``teams``, ``twilio``, ``smtp``) come from
+tests/notifications/fixtures.py, registered for every test: each checks its requests against what the real
+service expects.
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ from apps.notifications.models import Channel
 from apps.otlp.types import Resource, Scope, Span, SpanKind, StatusCode
 from apps.tracing.writers import write_spans
 from tests.conftest import Tenant
-from tests.notifications.conftest import allow_loopback  # noqa: F401 (fixture)
-from tests.notifications.receivers import HttpReceiver
-from tests.notifications.test_transports import (  # noqa: F401 (fixtures)
+from tests.notifications.fixtures import (
     ROUTING_KEY,
     SLACK_PATH,
     WEBHOOK_SECRET,
-    pagerduty,
-    slack,
-    smtp,
-    webhook,
 )
+from tests.notifications.receivers import HttpReceiver
 
 
 def spans(service: str, durations_ms: list[float], *, errors: int = 0, ago_s: float = 30,

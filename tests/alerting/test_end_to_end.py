@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.utils import timezone
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -22,8 +21,8 @@ from apps.alerting.tasks import evaluate_due_rules, evaluate_rule
 from apps.core.scoping import tenant_scope
 from tests.alerting.conftest import channel, pagerduty_channel, slack_channel, webhook_channel
 from tests.conftest import Tenant, session_client
-from tests.notifications.receivers import HttpReceiver, SmtpReceiver, twilio_validator, validate_teams
-from tests.notifications.test_transports import ACCOUNT_SID, AUTH_TOKEN, sms_config
+from tests.notifications.fixtures import sms_config
+from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 from tests.otel_traffic import _made
 
 
@@ -41,18 +40,6 @@ def send_requests(asgi_url: str, key: str, *, durations_ms: list[float], errors:
             span.set_status(Status(StatusCode.ERROR, "payment declined"))
         span.end(end_time=start + int(duration * 1e6))
     assert provider.force_flush(30_000)
-
-
-@pytest.fixture
-def teams(allow_loopback: None) -> Any:
-    with HttpReceiver(validate_teams).running() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def twilio(allow_loopback: None) -> Any:
-    with HttpReceiver(twilio_validator(ACCOUNT_SID, AUTH_TOKEN)).running() as receiver:
-        yield receiver
 
 
 def test_telemetry_breaching_a_two_condition_rule_notifies_each_channel_once_then_resolves(

@@ -12,7 +12,6 @@ import pytest
 from apps.notifications.models import Channel, Delivery
 from tests.browser.test_services_pages import signed_in
 from tests.conftest import Tenant, make_tenant
-from tests.notifications.conftest import allow_loopback  # noqa: F401 (fixture)
 from tests.notifications.receivers import WEBHOOK_KEYS, HttpReceiver, webhook_validator
 
 SECRET = "whsec-browser-0123456789abcdefghijklmn"

@@ -226,8 +226,3 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectionLog:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     return log
-
-
-@pytest.fixture
-def allow_loopback(settings: Any) -> None:
-    settings.VIGIL_OUTBOUND_ALLOWLIST = ["127.0.0.1/32"]

@@ -11,7 +11,6 @@ from apps.notifications import services
 from apps.notifications.models import Channel, Delivery
 from apps.tenants.roles import Role
 from tests.conftest import Tenant, session_client, token_client
-from tests.notifications.conftest import allow_loopback  # noqa: F401 (fixture)
 from tests.notifications.receivers import HttpReceiver, text_answer, webhook_validator
 from tests.notifications.test_transports import ACCOUNT_SID, AUTH_TOKEN, WEBHOOK_SECRET, notification
 from tests.support import assert_error_shape, fast_passwords  # noqa: F401 (fixture)

@@ -15,7 +15,6 @@ from apps.notifications import services
 from apps.notifications.models import Channel
 from apps.tenants.roles import Role
 from tests.conftest import Tenant
-from tests.notifications.conftest import allow_loopback  # noqa: F401 (fixture)
 from tests.notifications.receivers import HttpReceiver, webhook_validator
 from tests.notifications.test_transports import WEBHOOK_SECRET
 from tests.support import fast_passwords  # noqa: F401 (fixture)

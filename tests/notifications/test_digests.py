@@ -6,7 +6,6 @@ Against the in-process SMTP server of test_transports.py (aiosmtpd), which recor
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,18 +22,6 @@ from tests.notifications.test_transports import notification
 from tests.support import fast_passwords  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[SmtpReceiver]:
-    """Django's SMTP backend sending to the in-process server (as in test_transports.py)."""
-    with SmtpReceiver().running() as receiver:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = receiver.host, receiver.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        settings.DEFAULT_FROM_EMAIL = "Vigil <alerts@vigil.example.com>"
-        yield receiver
 
 
 def email_channel(tenant: Tenant, minutes: int = 10, name: str = "sre mail") -> Channel:

@@ -20,7 +20,6 @@ from apps.notifications import delivery as delivery_module
 from apps.notifications import services, tasks
 from apps.notifications.models import Channel, Delivery
 from tests.conftest import Tenant, make_tenant
-from tests.notifications.conftest import allow_loopback  # noqa: F401 (fixture)
 from tests.notifications.receivers import HttpReceiver, text_answer, webhook_validator
 from tests.notifications.test_transports import WEBHOOK_SECRET, notification
 from tests.support import fast_passwords  # noqa: F401 (fixture)
