@@ -1,0 +1,582 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled fast path of ``decode_protobuf.decode_traces``: OTLP trace request bytes → ``Decoded``.
+
+Why: decoding was the largest share of an ingest process's CPU (bench/ingest.py profile: a third of it, most of
+that touching upb's wrapper objects per span and per attribute). This module reads the protobuf wire format
+directly and builds the same ``apps.otlp.types`` objects.
+
+Contract: ``decode(body)`` returns exactly what ``decode_protobuf.decode_traces(body)`` returns, or None when it
+meets anything outside the common shape, and then the caller runs the Python decoder. "Outside the common
+shape" is: any malformed or unusual encoding (truncation, group wire types, a known field with an unexpected
+wire type, a singular message repeated (protobuf would merge it), invalid UTF-8, a 10-byte varint with
+overflow bits, ``Resource.entity_refs``), more than MAX_ITEMS spans, or any ``DecodeError``. So every error
+message and every unusual case stays with the one reference decoder, and this module only has to be right for
+well-formed input. Attribute values other than the four scalars (arrays, kvlists, bytes, string
+dictionary references) go to the reference ``_kv`` one by one; they share its per-request memo.
+``tests/ingest/test_fast_traces.py`` compares the two on generated and corrupted requests.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.ref cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.math cimport isfinite
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from apps.otlp.types import Decoded, DecodeError, Resource, Scope, Span, SpanEvent, SpanLink
+
+cdef object _reference = None  # apps.ingest.decode_protobuf, imported on first use (it imports this module)
+
+
+class _Unhandled(Exception):
+    """Not the common shape: the reference decoder takes the whole request."""
+
+
+cdef struct Field:
+    uint32_t number
+    int wire
+    uint64_t value  # varint, fixed64 or fixed32
+    const uint8_t* data  # length-delimited content
+    Py_ssize_t size
+
+
+cdef struct Reader:
+    const uint8_t* p
+    const uint8_t* end
+
+
+cdef inline const uint8_t* _varint(const uint8_t* p, const uint8_t* end, uint64_t* out) except NULL:
+    cdef uint64_t acc = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while p < end:
+        b = p[0]
+        p += 1
+        if shift == 63 and b > 1:
+            raise _Unhandled()  # bits beyond 64: leave the judgement to upb
+        acc |= (<uint64_t>(b & 0x7F)) << shift
+        if b < 0x80:
+            out[0] = acc
+            return p
+        shift += 7
+        if shift > 63:
+            break
+    raise _Unhandled()
+
+
+cdef inline bint _next(Reader* r, Field* f) except -1:
+    """Read the next field of ``r`` into ``f``; False at the end."""
+    cdef uint64_t tag, size
+    if r.p >= r.end:
+        return False
+    r.p = _varint(r.p, r.end, &tag)
+    if tag >> 3 == 0 or tag >> 3 > 0x1FFFFFFF:
+        raise _Unhandled()
+    f.number = <uint32_t>(tag >> 3)
+    f.wire = <int>(tag & 7)
+    if f.wire == 0:
+        r.p = _varint(r.p, r.end, &f.value)
+    elif f.wire == 2:
+        r.p = _varint(r.p, r.end, &size)
+        if size > <uint64_t>(r.end - r.p):
+            raise _Unhandled()
+        f.data = r.p
+        f.size = <Py_ssize_t>size
+        r.p += size
+    elif f.wire == 1:
+        if r.end - r.p < 8:
+            raise _Unhandled()
+        memcpy(&f.value, r.p, 8)  # little-endian, as x86-64 and the wire
+        r.p += 8
+    elif f.wire == 5:
+        if r.end - r.p < 4:
+            raise _Unhandled()
+        f.value = 0
+        memcpy(&f.value, r.p, 4)
+        r.p += 4
+    else:
+        raise _Unhandled()  # groups (3, 4) and invalid wire types
+    return True
+
+
+cdef inline void _expect(Field* f, int wire) except *:
+    if f.wire != wire:
+        raise _Unhandled()
+
+
+cdef inline Reader _reader(const uint8_t* data, Py_ssize_t size):
+    cdef Reader r
+    r.p = data
+    r.end = data + size
+    return r
+
+
+cdef inline str _text(Field* f):
+    _expect(f, 2)
+    try:
+        return PyUnicode_DecodeUTF8(<const char*>f.data, f.size, NULL)
+    except UnicodeDecodeError:
+        raise _Unhandled()
+
+
+cdef inline bytes _bytes(Field* f):
+    _expect(f, 2)
+    return PyBytes_FromStringAndSize(<const char*>f.data, f.size)
+
+
+cdef inline uint32_t _uint32(Field* f) except? 0xFFFFFFFF:
+    _expect(f, 0)
+    return <uint32_t>f.value
+
+
+cdef inline int32_t _int32(Field* f) except? -1:
+    _expect(f, 0)
+    return <int32_t>f.value
+
+
+cdef inline uint64_t _fixed64(Field* f) except? 0xFFFFFFFFFFFFFFFF:
+    _expect(f, 1)
+    return f.value
+
+
+cdef inline uint32_t _fixed32(Field* f) except? 0xFFFFFFFF:
+    _expect(f, 5)
+    return <uint32_t>f.value
+
+
+# --- attributes --------------------------------------------------------------------------------------
+
+
+cdef object _scalar(const uint8_t* p, const uint8_t* end):
+    """The value of an ``AnyValue`` holding one scalar (or nothing), or NotImplemented for anything else."""
+    cdef uint64_t size, v
+    cdef double d
+    cdef uint8_t tag
+    if p == end:
+        return None
+    tag = p[0]
+    p += 1
+    if tag == 0x0A:  # string_value
+        p = _varint(p, end, &size)
+        if size != <uint64_t>(end - p):
+            return NotImplemented
+        try:
+            return PyUnicode_DecodeUTF8(<const char*>p, <Py_ssize_t>size, NULL)
+        except UnicodeDecodeError:
+            return NotImplemented
+    if tag == 0x18 or tag == 0x10:  # int_value, bool_value
+        p = _varint(p, end, &v)
+        if p != end:
+            return NotImplemented
+        if tag == 0x10:
+            return v != 0
+        return <int64_t>v
+    if tag == 0x21 and end - p == 8:  # double_value
+        memcpy(&d, p, 8)
+        if isfinite(d):
+            return d
+        return _reference.double_value(d)
+    return NotImplemented
+
+
+cdef tuple _key_value(const uint8_t* p, Py_ssize_t n, bytes raw, dict cache, object where):
+    """One raw ``KeyValue``: the canonical shape (key, then a scalar value) here, the rest by the reference."""
+    cdef const uint8_t* end = p + n
+    cdef const uint8_t* q
+    cdef uint64_t size
+    cdef object key, value
+    cdef tuple result
+    if n >= 2 and p[0] == 0x0A:
+        q = _varint(p + 1, end, &size)
+        if size <= <uint64_t>(end - q):
+            try:
+                key = PyUnicode_DecodeUTF8(<const char*>q, <Py_ssize_t>size, NULL)
+            except UnicodeDecodeError:
+                key = None
+            q += size
+            if key is not None and end - q >= 2 and q[0] == 0x12:
+                q = _varint(q + 1, end, &size)
+                if size == <uint64_t>(end - q):
+                    value = _scalar(q, end)
+                    if value is not NotImplemented:
+                        result = (key, value)
+                        PyDict_SetItem(cache, raw, result)
+                        return result
+    return _reference._kv(raw, cache, where() if callable(where) else where)
+
+
+cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, dict cache, object where):
+    """The attributes (repeated KeyValue field ``number``) of one message, in wire order; the last key wins."""
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef dict out = {}
+    cdef bytes raw
+    cdef PyObject* hit
+    cdef tuple kv
+    while _next(&r, &f):
+        if f.number != number:
+            continue
+        _expect(&f, 2)
+        raw = PyBytes_FromStringAndSize(<const char*>f.data, f.size)
+        hit = PyDict_GetItem(cache, raw)
+        if hit is NULL:
+            kv = _key_value(f.data, f.size, raw, cache, where)
+        else:
+            kv = <tuple>hit
+        out[kv[0]] = kv[1]
+    return out
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+cdef object _resource(const uint8_t* data, Py_ssize_t size, str schema_url, dict cache, object where):
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef uint32_t dropped = 0
+    while _next(&r, &f):
+        if f.number == 1:
+            _expect(&f, 2)
+        elif f.number == 2:
+            dropped = _uint32(&f)
+        elif f.number == 3:
+            raise _Unhandled()  # entity_refs: not read, so not validated here
+    return Resource(_attributes(data, size, 1, cache, where), dropped, schema_url)
+
+
+cdef object _scope(const uint8_t* data, Py_ssize_t size, str schema_url, dict cache, object where):
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef str name = ""
+    cdef str version = ""
+    cdef uint32_t dropped = 0
+    while _next(&r, &f):
+        if f.number == 1:
+            name = _text(&f)
+        elif f.number == 2:
+            version = _text(&f)
+        elif f.number == 3:
+            _expect(&f, 2)
+        elif f.number == 4:
+            dropped = _uint32(&f)
+    return Scope(name, version, _attributes(data, size, 3, cache, where), dropped, schema_url)
+
+
+cdef tuple _status(const uint8_t* data, Py_ssize_t size):
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef str message = ""
+    cdef int32_t code = 0
+    while _next(&r, &f):
+        if f.number == 2:
+            message = _text(&f)
+        elif f.number == 3:
+            code = _int32(&f)
+    return code, message
+
+
+cdef object _event(const uint8_t* data, Py_ssize_t size, dict cache, object where, bint build=True):
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef uint64_t time_ns = 0
+    cdef str name = ""
+    cdef uint32_t dropped = 0
+    while _next(&r, &f):
+        if f.number == 1:
+            time_ns = _fixed64(&f)
+        elif f.number == 2:
+            name = _text(&f)
+        elif f.number == 3:
+            _expect(&f, 2)
+        elif f.number == 4:
+            dropped = _uint32(&f)
+    if not build:
+        return None
+    return SpanEvent(time_ns, name, _attributes(data, size, 3, cache, where), dropped)
+
+
+cdef inline bint _valid_id(bytes raw, Py_ssize_t size):
+    cdef const uint8_t* p
+    cdef Py_ssize_t i
+    if len(raw) != size:
+        return False
+    p = <const uint8_t*><char*>raw
+    for i in range(size):
+        if p[i]:
+            return True
+    return False
+
+
+cdef object _link(const uint8_t* data, Py_ssize_t size, dict cache, object where, bint build=True):
+    """A link, or None when its trace or span id is invalid (the reference drops and counts it)."""
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef bytes trace_id = b""
+    cdef bytes span_id = b""
+    cdef str trace_state = ""
+    cdef uint32_t dropped = 0, flags = 0
+    while _next(&r, &f):
+        if f.number == 1:
+            trace_id = _bytes(&f)
+        elif f.number == 2:
+            span_id = _bytes(&f)
+        elif f.number == 3:
+            trace_state = _text(&f)
+        elif f.number == 4:
+            _expect(&f, 2)
+        elif f.number == 5:
+            dropped = _uint32(&f)
+        elif f.number == 6:
+            flags = _fixed32(&f)
+    if not (build and _valid_id(trace_id, 16) and _valid_id(span_id, 8)):
+        return None
+    return SpanLink(trace_id, span_id, trace_state, _attributes(data, size, 4, cache, where), dropped, flags)
+
+
+class _Where:
+    """Where an attribute list is, for the reference's error messages, built only when one is needed."""
+
+    __slots__ = ("path", "index", "field")
+
+    def __init__(self, path, index, field):
+        self.path = path
+        self.index = index
+        self.field = field
+
+    def __call__(self):
+        if self.index is None:
+            return f"{self.path()}.{self.field}"
+        return f"{self.path()}.spans[{self.index}].{self.field}"
+
+
+cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object scope, dict cache, object out,
+                  object spath, Py_ssize_t index, int64_t lo, int64_t hi):
+    cdef Reader r = _reader(data, size)
+    cdef Field f
+    cdef bytes trace_id = b""
+    cdef bytes span_id = b""
+    cdef bytes parent = b""
+    cdef str trace_state = ""
+    cdef str name = ""
+    cdef int32_t kind = 0
+    cdef uint64_t start = 0, end = 0
+    cdef uint32_t flags = 0, dropped_attributes = 0, dropped_events = 0, dropped_links = 0
+    cdef const uint8_t* status_data = NULL
+    cdef Py_ssize_t status_size = 0
+    cdef bint has_status = False, has_events = False, has_links = False
+    cdef int32_t code = 0
+    cdef str message = ""
+    cdef list events, links
+    cdef object link
+    cdef uint32_t n
+    while _next(&r, &f):
+        n = f.number
+        if n == 1:
+            trace_id = _bytes(&f)
+        elif n == 2:
+            span_id = _bytes(&f)
+        elif n == 3:
+            trace_state = _text(&f)
+        elif n == 4:
+            parent = _bytes(&f)
+        elif n == 5:
+            name = _text(&f)
+        elif n == 6:
+            kind = _int32(&f)
+        elif n == 7:
+            start = _fixed64(&f)
+        elif n == 8:
+            end = _fixed64(&f)
+        elif n == 9:
+            _expect(&f, 2)
+        elif n == 10:
+            dropped_attributes = _uint32(&f)
+        elif n == 11:
+            _expect(&f, 2)
+            has_events = True
+        elif n == 12:
+            dropped_events = _uint32(&f)
+        elif n == 13:
+            _expect(&f, 2)
+            has_links = True
+        elif n == 14:
+            dropped_links = _uint32(&f)
+        elif n == 15:
+            _expect(&f, 2)
+            if has_status:
+                raise _Unhandled()  # protobuf merges a repeated singular message
+            has_status = True
+            status_data = f.data
+            status_size = f.size
+        elif n == 16:
+            flags = _fixed32(&f)
+    if not (
+        _valid_id(trace_id, 16)
+        and _valid_id(span_id, 8)
+        and (len(parent) == 0 or len(parent) == 8)
+        and start <= <uint64_t>hi and end <= <uint64_t>hi and <int64_t>start >= lo and start <= end
+    ):
+        # upb parsed (and validated) the nested messages of a rejected span too
+        if has_status:
+            _status(status_data, status_size)
+        r = _reader(data, size)
+        while _next(&r, &f):
+            if f.number == 11:
+                _event(f.data, f.size, cache, None, False)
+            elif f.number == 13:
+                _link(f.data, f.size, cache, None, False)
+        path = f"{spath()}.spans[{index}]"
+        out.reject(1, _reference.span_problem(path, trace_id, span_id, parent, start=start, end=end, lo=lo, hi=hi) or "")
+        return None
+    where = _Where(spath, index, "attributes")
+    attributes = _attributes(data, size, 9, cache, where)
+    if has_status:
+        code, message = _status(status_data, status_size)
+    events = []
+    links = []
+    if has_events or has_links:
+        r = _reader(data, size)
+        while _next(&r, &f):
+            if f.number == 11:
+                events.append(_event(f.data, f.size, cache, _Where(spath, index, "events")))
+            elif f.number == 13:
+                link = _link(f.data, f.size, cache, _Where(spath, index, "links"))
+                if link is None:
+                    dropped_links += 1
+                else:
+                    links.append(link)
+    return Span(
+        resource, scope, trace_id, span_id, parent if parent and parent != b"\0" * 8 else None, name, kind, start,
+        end, attributes, code, message, trace_state, flags, events, links, dropped_attributes, dropped_events,
+        dropped_links,
+    )
+
+
+cdef Py_ssize_t _count_spans(const uint8_t* data, Py_ssize_t size) except -1:
+    """Spans in the request (checked against MAX_ITEMS before anything is built, as the reference does)."""
+    cdef Reader request = _reader(data, size)
+    cdef Reader rs, ss
+    cdef Field f, g, h
+    cdef Py_ssize_t total = 0
+    while _next(&request, &f):
+        if f.number != 1:
+            continue
+        _expect(&f, 2)
+        rs = _reader(f.data, f.size)
+        while _next(&rs, &g):
+            if g.number != 2:
+                continue
+            _expect(&g, 2)
+            ss = _reader(g.data, g.size)
+            while _next(&ss, &h):
+                if h.number == 2:
+                    total += 1
+    return total
+
+
+class _Path:
+    """``resourceSpans[i].scopeSpans[j]``, built only when a message needs it."""
+
+    __slots__ = ("ri", "si")
+
+    def __init__(self, ri, si):
+        self.ri = ri
+        self.si = si
+
+    def __call__(self):
+        if self.si is None:
+            return f"resourceSpans[{self.ri}]"
+        return f"resourceSpans[{self.ri}].scopeSpans[{self.si}]"
+
+
+cdef object _decode(bytes body):
+    cdef const uint8_t* data = <const uint8_t*><char*>body
+    cdef Py_ssize_t size = len(body)
+    cdef Reader request = _reader(data, size), rs, ss
+    cdef Field f, g, h
+    cdef const uint8_t* resource_data
+    cdef Py_ssize_t resource_size
+    cdef const uint8_t* scope_data
+    cdef Py_ssize_t scope_size
+    cdef bint has_resource, has_scope
+    cdef str schema_url
+    cdef Py_ssize_t ri = -1, si, i
+    cdef dict cache = {}
+    cdef list spans
+    cdef int64_t lo, hi
+    cdef object span
+    total = _count_spans(data, size)
+    if total > _reference.MAX_ITEMS:
+        raise _Unhandled()
+    lo, hi = _reference.time_window()
+    out = Decoded()
+    spans = out.spans
+    while _next(&request, &f):
+        if f.number != 1:
+            continue
+        _expect(&f, 2)
+        ri += 1
+        # ResourceSpans: resource and schema_url first (they may follow the scopes on the wire)
+        has_resource = False
+        resource_data = NULL
+        resource_size = 0
+        schema_url = ""
+        rs = _reader(f.data, f.size)
+        while _next(&rs, &g):
+            if g.number == 1:
+                _expect(&g, 2)
+                if has_resource:
+                    raise _Unhandled()
+                has_resource = True
+                resource_data = g.data
+                resource_size = g.size
+            elif g.number == 3:
+                schema_url = _text(&g)
+        resource = _resource(resource_data, resource_size, schema_url, cache, _Path(ri, None)() + ".resource")
+        si = -1
+        rs = _reader(f.data, f.size)
+        while _next(&rs, &g):
+            if g.number != 2:
+                continue
+            si += 1
+            spath = _Path(ri, si)
+            has_scope = False
+            scope_data = NULL
+            scope_size = 0
+            schema_url = ""
+            ss = _reader(g.data, g.size)
+            while _next(&ss, &h):
+                if h.number == 1:
+                    _expect(&h, 2)
+                    if has_scope:
+                        raise _Unhandled()
+                    has_scope = True
+                    scope_data = h.data
+                    scope_size = h.size
+                elif h.number == 3:
+                    schema_url = _text(&h)
+            scope = _scope(scope_data, scope_size, schema_url, cache, _Where(spath, None, "scope"))
+            i = -1
+            ss = _reader(g.data, g.size)
+            while _next(&ss, &h):
+                if h.number != 2:
+                    continue
+                _expect(&h, 2)
+                i += 1
+                span = _span(h.data, h.size, resource, scope, cache, out, spath, i, lo, hi)
+                if span is not None:
+                    spans.append(span)
+    return out
+
+
+def decode(bytes body):
+    """``decode_protobuf.decode_traces(body)``, or None: then the reference decoder must take ``body``."""
+    global _reference
+    if _reference is None:
+        from apps.ingest import decode_protobuf
+        _reference = decode_protobuf
+    try:
+        return _decode(body)
+    except (_Unhandled, DecodeError):
+        return None
