@@ -225,6 +225,7 @@ def copy_worker(
     from apps.ingest import decode_protobuf
     from apps.ingest.limits import limit_decoded
     from apps.ingest.pipeline import attribute_limits
+    from apps.otlp import binary_copy
     from apps.otlp.resources import Fingerprints
     from apps.tracing import writers
 
@@ -265,9 +266,7 @@ def copy_worker(
                     new = fresh[row[tid]] = rnd.randbytes(16)
                 rows_out.append((*row[:tid], new, *row[tid + 1 :]))
             with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
-                copy.set_types(list(writers._TYPES))
-                for row in rows_out:
-                    copy.write_row(row)
+                copy.write(binary_copy.encode(rows_out, writers.TYPES))  # as the writer encodes them
             rows += len(rows_out)
         out.put(("done", rows, time.monotonic() - start, time.process_time() - cpu0))
 

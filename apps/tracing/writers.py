@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import UniqueViolation
 
 from apps.core.partitions import ensure_partitions_for
-from apps.otlp.jsonb import jsonb
+from apps.otlp import binary_copy
 from apps.otlp.resources import Fingerprints, upsert_resources
 from apps.otlp.types import Span, SpanKind, StatusCode
 from apps.otlp.values import hex_id, time_of_ns
@@ -43,11 +43,9 @@ COLUMNS = (
     "dropped_events_count", "dropped_links_count", "http_route", "http_status_code", "db_system", "enduser_id",
     "peer", "peer_kind",
 )  # fmt: skip
-_TYPES = (
-    "int8", "int8", "timestamptz", "bytea", "bytea", "bytea", "int8", "int8", "text", "text", "int2", "int2", "text",
-    "text", "int8", "bytea", "text", "text", "jsonb", "jsonb", "jsonb", "jsonb", "int4", "int4", "int4", "text", "int4",
-    "text", "text", "text", "text",
-)  # fmt: skip
+# apps/otlp/binary_copy.pyx type codes, one per column above
+TYPES = "qqTbbbqqtthhttqbttjjjjiiititttt"
+assert len(TYPES) == len(COLUMNS)
 _COPY = f"COPY tracing_span ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Positions in a row, for the writer itself.
 _START, _TRACE, _SPAN, _PARENT, _START_NS, _DURATION, _SERVICE, _NAME, _KIND, _STATUS, _RESOURCE, _PEER, _PEER_KIND = (
@@ -68,6 +66,7 @@ WHERE EXISTS (SELECT 1 FROM tracing_span s WHERE s.organization_id = %s AND s.pr
               AND s.trace_id = c.trace_id AND s.span_id = c.span_id AND s.start_time = c.t)
 """
 
+_US_PER_DAY = 86_400_000_000
 _CACHES = frozenset({"redis", "memcached", "valkey"})
 _CALLING_KINDS = frozenset({SpanKind.CLIENT, SpanKind.PRODUCER})
 _encode = msgspec.json.Encoder().encode
@@ -140,7 +139,8 @@ def peer_of(kind: int, attributes: dict[str, Any], db_system: str | None) -> tup
 
 
 def span_row(organization_id: int, project_id: int, span: Span, resource_fingerprint: bytes) -> tuple[Any, ...]:
-    """One COPY row; hot attributes are copied into their own columns (they stay in ``attributes`` too)."""
+    """One COPY row (``TYPES``); hot attributes are copied into their own columns (they stay in ``attributes``
+    too). ``start_time`` is in Unix microseconds (``values.time_of_ns`` truncates alike); jsonb is encoded."""
     attributes = span.attributes
     scope = span.scope
     db_system = _text(attributes.get("db.system.name", attributes.get("db.system")))
@@ -148,7 +148,7 @@ def span_row(organization_id: int, project_id: int, span: Span, resource_fingerp
     return (
         organization_id,
         project_id,
-        time_of_ns(span.start_ns),
+        span.start_ns // 1000,
         span.trace_id,
         span.span_id,
         span.parent_span_id,
@@ -164,10 +164,10 @@ def span_row(organization_id: int, project_id: int, span: Span, resource_fingerp
         resource_fingerprint,
         scope.name,
         scope.version,
-        jsonb(scope.attributes) if scope.attributes else None,
-        jsonb(attributes),
-        jsonb([_event(e) for e in span.events]) if span.events else None,
-        jsonb([_link(link) for link in span.links]) if span.links else None,
+        _encode(scope.attributes) if scope.attributes else None,
+        _encode(attributes),
+        _encode([_event(e) for e in span.events]) if span.events else None,
+        _encode([_link(link) for link in span.links]) if span.links else None,
         span.dropped_attributes_count,
         span.dropped_events_count,
         span.dropped_links_count,
@@ -185,11 +185,11 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
     if not spans:
         return WriteResult(0, 0)
     fingerprints = Fingerprints()
-    rows: dict[tuple[bytes, bytes, datetime], tuple[Any, ...]] = {}
+    rows: dict[tuple[bytes, bytes, int], tuple[Any, ...]] = {}
     for span in spans:  # a span repeated within the request is one span
         row = span_row(organization_id, project_id, span, fingerprints.of(span.resource))
         rows.setdefault((row[_TRACE], row[_SPAN], row[_START]), row)
-    ensure_partitions_for(PARTITIONED, {key[2].date() for key in rows})
+    ensure_partitions_for(PARTITIONED, _days({key[2] for key in rows}))
     with connection.cursor() as cursor:
         upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), _first_seen(rows))
         stored = _copy_new(cursor, organization_id, project_id, list(rows.values()))
@@ -201,14 +201,22 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
     return result
 
 
-def _first_seen(rows: dict[tuple[bytes, bytes, datetime], tuple[Any, ...]]) -> dict[bytes, datetime]:
+def _time(microseconds: int) -> datetime:
+    return time_of_ns(microseconds * 1000)
+
+
+def _days(starts: set[int]) -> set[date]:
+    return {_time(day * _US_PER_DAY).date() for day in {start // _US_PER_DAY for start in starts}}
+
+
+def _first_seen(rows: dict[tuple[bytes, bytes, int], tuple[Any, ...]]) -> dict[bytes, datetime]:
     """The earliest span start per resource of the batch (dates a new resource by its data)."""
-    first: dict[bytes, datetime] = {}
+    first: dict[bytes, int] = {}
     for row in rows.values():
         fingerprint, start = row[_RESOURCE], row[_START]
         if fingerprint not in first or start < first[fingerprint]:
             first[fingerprint] = start
-    return first
+    return {fingerprint: _time(start) for fingerprint, start in first.items()}
 
 
 def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -219,14 +227,12 @@ def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tup
         try:
             # in a savepoint: a refused COPY leaves the caller's transaction usable
             with transaction.atomic(), cursor.copy(_COPY) as copy:
-                copy.set_types(_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(binary_copy.encode(rows, TYPES))
             return rows
         except UniqueViolation:
             cursor.execute(
                 _STORED,
-                [[r[_TRACE] for r in rows], [r[_SPAN] for r in rows], [r[_START] for r in rows], organization_id,
+                [[r[_TRACE] for r in rows], [r[_SPAN] for r in rows], [_time(r[_START]) for r in rows], organization_id,
                  project_id],
             )  # fmt: skip
             known = {index for (index,) in cursor.fetchall()}

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.ingest.grpc_server import build_server
+from apps.ingest.pipeline import tune_garbage_collector
 
 
 class Command(BaseCommand):
@@ -19,6 +20,7 @@ class Command(BaseCommand):
             server = build_server(address)
         except OSError as exc:
             raise CommandError(str(exc)) from exc
+        tune_garbage_collector()
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())

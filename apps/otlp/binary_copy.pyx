@@ -1,0 +1,157 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Rows → one buffer in PostgreSQL's binary COPY format (signature, rows, trailer), for ``copy.write``.
+
+Why: psycopg's ``write_row`` looks up and calls a dumper per value, the jsonb and timestamptz dumpers in Python;
+with ~30 columns per span that was ~10 µs per row of an ingest process's CPU. The writers know their column
+types, so this encodes a whole batch in one pass from a type string, one character per column:
+
+    q int8, i int4, h int2 (Python int)        b bytea (bytes)        t text (str)
+    T timestamptz (int: microseconds since the Unix epoch, as ``values.time_of_ns`` truncates)
+    j jsonb (bytes: JSON text already encoded, e.g. by msgspec)        a any type (bytes already in its binary form)
+
+None is NULL in any column. A value that does not fit its column (an int out of range, a str that is not
+UTF-8-encodable) raises ``psycopg.DataError`` naming the column, as PostgreSQL would refuse it.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport INT64_MAX, INT64_MIN, int16_t, int32_t, int64_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from psycopg import DataError
+
+cdef bytes SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # flags and header extension length: both 0
+cdef int64_t _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
+
+
+cdef class _Buffer:
+    cdef char* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t capacity
+
+    def __cinit__(self, Py_ssize_t capacity):
+        self.data = <char*>PyMem_Malloc(capacity)
+        if self.data is NULL:
+            raise MemoryError()
+        self.size = 0
+        self.capacity = capacity
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
+
+    cdef inline int reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t wanted = self.size + extra
+        cdef char* grown
+        if wanted <= self.capacity:
+            return 0
+        while self.capacity < wanted:
+            self.capacity *= 2
+        grown = <char*>PyMem_Realloc(self.data, self.capacity)
+        if grown is NULL:
+            raise MemoryError()
+        self.data = grown
+        return 0
+
+    cdef inline void put(self, const char* source, Py_ssize_t n):
+        memcpy(self.data + self.size, source, n)
+        self.size += n
+
+    cdef inline void be16(self, uint16_t v):
+        self.data[self.size] = <char>(v >> 8)
+        self.data[self.size + 1] = <char>v
+        self.size += 2
+
+    cdef inline void be32(self, uint32_t v):
+        cdef int k
+        for k in range(4):
+            self.data[self.size + k] = <char>(v >> (24 - 8 * k))
+        self.size += 4
+
+    cdef inline void be64(self, uint64_t v):
+        cdef int k
+        for k in range(8):
+            self.data[self.size + k] = <char>(v >> (56 - 8 * k))
+        self.size += 8
+
+
+cdef int64_t _integer(object value, int64_t low, int64_t high, Py_ssize_t column) except? -1:
+    cdef int64_t v
+    try:
+        v = value
+    except OverflowError:
+        raise DataError(f"column {column + 1}: {value} is out of range for its integer type") from None
+    if v < low or v > high:
+        raise DataError(f"column {column + 1}: {value} is out of range for its integer type")
+    return v
+
+
+def encode(rows, str types):
+    """The rows (sequences of values in the order of ``types``) as one binary COPY buffer."""
+    cdef bytes codes = types.encode("ascii")
+    cdef const char* code = PyBytes_AS_STRING(codes)
+    cdef Py_ssize_t columns = len(codes), i, n
+    cdef _Buffer out = _Buffer(65536)
+    cdef const char* text
+    cdef char c
+    cdef object value
+    cdef bytes signature = SIGNATURE
+    out.reserve(len(signature))
+    out.put(signature, len(signature))
+    for row in rows:
+        if len(row) != columns:
+            raise ValueError(f"a row has {len(row)} values for {columns} columns")
+        out.reserve(2)
+        out.be16(<uint16_t>columns)
+        for i in range(columns):
+            value = row[i]
+            if value is None:
+                out.reserve(4)
+                out.be32(0xFFFFFFFF)
+                continue
+            c = code[i]
+            if c == b"t":
+                try:
+                    text = PyUnicode_AsUTF8AndSize(value, &n)
+                except UnicodeEncodeError:
+                    raise DataError(f"column {i + 1}: the text is not valid Unicode") from None
+                out.reserve(4 + n)
+                out.be32(<uint32_t>n)
+                out.put(text, n)
+            elif c == b"b" or c == b"a":
+                if not isinstance(value, bytes):
+                    raise TypeError(f"column {i + 1}: expected bytes, got {type(value).__name__}")
+                n = PyBytes_GET_SIZE(value)
+                out.reserve(4 + n)
+                out.be32(<uint32_t>n)
+                out.put(PyBytes_AS_STRING(value), n)
+            elif c == b"j":
+                if not isinstance(value, bytes):
+                    raise TypeError(f"column {i + 1}: expected encoded JSON bytes, got {type(value).__name__}")
+                n = PyBytes_GET_SIZE(value)
+                out.reserve(5 + n)
+                out.be32(<uint32_t>(n + 1))
+                out.data[out.size] = 1  # jsonb binary format version
+                out.size += 1
+                out.put(PyBytes_AS_STRING(value), n)
+            elif c == b"q":
+                out.reserve(12)
+                out.be32(8)
+                out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, i))
+            elif c == b"i":
+                out.reserve(8)
+                out.be32(4)
+                out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, i))
+            elif c == b"h":
+                out.reserve(6)
+                out.be32(2)
+                out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, i))
+            elif c == b"T":
+                out.reserve(12)
+                out.be32(8)
+                out.be64(<uint64_t>(_integer(value, INT64_MIN, INT64_MAX, i) - _POSTGRES_EPOCH_US))
+            else:
+                raise ValueError(f"unknown column type {chr(c)!r}")
+    out.reserve(2)
+    out.put(b"\xff\xff", 2)
+    return PyBytes_FromStringAndSize(out.data, out.size)
