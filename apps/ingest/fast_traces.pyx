@@ -13,6 +13,7 @@ overflow bits, ``Resource.entity_refs``), more than MAX_ITEMS spans, or any ``De
 message and every unusual case stays with the one reference decoder, and this module only has to be right for
 well-formed input. Attribute values other than the four scalars (arrays, kvlists, bytes, string
 dictionary references) go to the reference ``_kv`` one by one; they share its per-request memo.
+It also fills ``Decoded.limits_hint``, which lets the attribute limits skip a request that is within them.
 ``tests/ingest/test_fast_traces.py`` compares the two on generated and corrupted requests.
 """
 
@@ -22,7 +23,7 @@ from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 
 from apps.otlp.types import Decoded, DecodeError, Resource, Scope, Span, SpanEvent, SpanLink
 
@@ -44,6 +45,24 @@ cdef struct Field:
 cdef struct Reader:
     const uint8_t* p
     const uint8_t* end
+
+
+cdef class _State:
+    """One request's decoding state: the attribute memo (shared with the reference ``_kv``) and what the
+    attribute limits need to know (``Decoded.limits_hint``)."""
+
+    cdef dict cache
+    cdef Py_ssize_t longest  # longest string attribute value, in UTF-8 bytes
+    cdef Py_ssize_t most  # most attributes in one map
+    cdef bint plain  # no NUL in any string, every attribute value a scalar
+
+    def __cinit__(self):
+        self.cache = {}
+        self.plain = True
+
+
+cdef inline bint _has_nul(const uint8_t* p, Py_ssize_t n):
+    return memchr(p, 0, n) is not NULL
 
 
 cdef inline const uint8_t* _varint(const uint8_t* p, const uint8_t* end, uint64_t* out) except NULL:
@@ -112,8 +131,10 @@ cdef inline Reader _reader(const uint8_t* data, Py_ssize_t size):
     return r
 
 
-cdef inline str _text(Field* f):
+cdef inline str _text(Field* f, _State state):
     _expect(f, 2)
+    if state.plain and _has_nul(f.data, f.size):
+        state.plain = False
     try:
         return PyUnicode_DecodeUTF8(<const char*>f.data, f.size, NULL)
     except UnicodeDecodeError:
@@ -148,7 +169,7 @@ cdef inline uint32_t _fixed32(Field* f) except? 0xFFFFFFFF:
 # --- attributes --------------------------------------------------------------------------------------
 
 
-cdef object _scalar(const uint8_t* p, const uint8_t* end):
+cdef object _scalar(const uint8_t* p, const uint8_t* end, _State state):
     """The value of an ``AnyValue`` holding one scalar (or nothing), or NotImplemented for anything else."""
     cdef uint64_t size, v
     cdef double d
@@ -162,9 +183,14 @@ cdef object _scalar(const uint8_t* p, const uint8_t* end):
         if size != <uint64_t>(end - p):
             return NotImplemented
         try:
-            return PyUnicode_DecodeUTF8(<const char*>p, <Py_ssize_t>size, NULL)
+            text = PyUnicode_DecodeUTF8(<const char*>p, <Py_ssize_t>size, NULL)
         except UnicodeDecodeError:
             return NotImplemented
+        if <Py_ssize_t>size > state.longest:
+            state.longest = <Py_ssize_t>size
+        if state.plain and _has_nul(p, <Py_ssize_t>size):
+            state.plain = False
+        return text
     if tag == 0x18 or tag == 0x10:  # int_value, bool_value
         p = _varint(p, end, &v)
         if p != end:
@@ -180,33 +206,40 @@ cdef object _scalar(const uint8_t* p, const uint8_t* end):
     return NotImplemented
 
 
-cdef tuple _key_value(const uint8_t* p, Py_ssize_t n, bytes raw, dict cache, object where):
-    """One raw ``KeyValue``: the canonical shape (key, then a scalar value) here, the rest by the reference."""
+cdef tuple _key_value(const uint8_t* p, Py_ssize_t n, bytes raw, _State state, object where):
+    """One raw ``KeyValue``: the common shapes (an optional key, then an optional scalar value) here, the rest
+    (other field orders, arrays, kvlists, bytes, invalid UTF-8...) by the reference."""
     cdef const uint8_t* end = p + n
-    cdef const uint8_t* q
+    cdef const uint8_t* q = p
     cdef uint64_t size
-    cdef object key, value
+    cdef object key = "", value = None
     cdef tuple result
-    if n >= 2 and p[0] == 0x0A:
-        q = _varint(p + 1, end, &size)
-        if size <= <uint64_t>(end - q):
-            try:
-                key = PyUnicode_DecodeUTF8(<const char*>q, <Py_ssize_t>size, NULL)
-            except UnicodeDecodeError:
-                key = None
-            q += size
-            if key is not None and end - q >= 2 and q[0] == 0x12:
-                q = _varint(q + 1, end, &size)
-                if size == <uint64_t>(end - q):
-                    value = _scalar(q, end)
-                    if value is not NotImplemented:
-                        result = (key, value)
-                        PyDict_SetItem(cache, raw, result)
-                        return result
-    return _reference._kv(raw, cache, where() if callable(where) else where)
+    if q < end and q[0] == 0x0A:  # the key (absent when empty, as proto3 encodes it)
+        q = _varint(q + 1, end, &size)
+        if size > <uint64_t>(end - q):
+            raise _Unhandled()
+        try:
+            key = PyUnicode_DecodeUTF8(<const char*>q, <Py_ssize_t>size, NULL)
+        except UnicodeDecodeError:
+            key = NotImplemented
+        if state.plain and _has_nul(q, <Py_ssize_t>size):
+            state.plain = False
+        q += size
+    if key is not NotImplemented:
+        if q < end and q[0] == 0x12:  # the value; absent: null, as the reference reads an unset AnyValue
+            q = _varint(q + 1, end, &size)
+            value = _scalar(q, end, state) if size == <uint64_t>(end - q) else NotImplemented
+        elif q != end:
+            value = NotImplemented
+        if value is not NotImplemented:
+            result = (key, value)
+            PyDict_SetItem(state.cache, raw, result)
+            return result
+    state.plain = False  # not the common shape: the limits look at it themselves
+    return _reference._kv(raw, state.cache, where() if callable(where) else where)
 
 
-cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, dict cache, object where):
+cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, _State state, object where):
     """The attributes (repeated KeyValue field ``number``) of one message, in wire order; the last key wins."""
     cdef Reader r = _reader(data, size)
     cdef Field f
@@ -219,19 +252,21 @@ cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, dic
             continue
         _expect(&f, 2)
         raw = PyBytes_FromStringAndSize(<const char*>f.data, f.size)
-        hit = PyDict_GetItem(cache, raw)
+        hit = PyDict_GetItem(state.cache, raw)
         if hit is NULL:
-            kv = _key_value(f.data, f.size, raw, cache, where)
+            kv = _key_value(f.data, f.size, raw, state, where)
         else:
             kv = <tuple>hit
         out[kv[0]] = kv[1]
+    if len(out) > state.most:
+        state.most = len(out)
     return out
 
 
 # --- messages ----------------------------------------------------------------------------------------
 
 
-cdef object _resource(const uint8_t* data, Py_ssize_t size, str schema_url, dict cache, object where):
+cdef object _resource(const uint8_t* data, Py_ssize_t size, str schema_url, _State state, object where):
     cdef Reader r = _reader(data, size)
     cdef Field f
     cdef uint32_t dropped = 0
@@ -242,10 +277,10 @@ cdef object _resource(const uint8_t* data, Py_ssize_t size, str schema_url, dict
             dropped = _uint32(&f)
         elif f.number == 3:
             raise _Unhandled()  # entity_refs: not read, so not validated here
-    return Resource(_attributes(data, size, 1, cache, where), dropped, schema_url)
+    return Resource(_attributes(data, size, 1, state, where), dropped, schema_url)
 
 
-cdef object _scope(const uint8_t* data, Py_ssize_t size, str schema_url, dict cache, object where):
+cdef object _scope(const uint8_t* data, Py_ssize_t size, str schema_url, _State state, object where):
     cdef Reader r = _reader(data, size)
     cdef Field f
     cdef str name = ""
@@ -253,30 +288,30 @@ cdef object _scope(const uint8_t* data, Py_ssize_t size, str schema_url, dict ca
     cdef uint32_t dropped = 0
     while _next(&r, &f):
         if f.number == 1:
-            name = _text(&f)
+            name = _text(&f, state)
         elif f.number == 2:
-            version = _text(&f)
+            version = _text(&f, state)
         elif f.number == 3:
             _expect(&f, 2)
         elif f.number == 4:
             dropped = _uint32(&f)
-    return Scope(name, version, _attributes(data, size, 3, cache, where), dropped, schema_url)
+    return Scope(name, version, _attributes(data, size, 3, state, where), dropped, schema_url)
 
 
-cdef tuple _status(const uint8_t* data, Py_ssize_t size):
+cdef tuple _status(const uint8_t* data, Py_ssize_t size, _State state):
     cdef Reader r = _reader(data, size)
     cdef Field f
     cdef str message = ""
     cdef int32_t code = 0
     while _next(&r, &f):
         if f.number == 2:
-            message = _text(&f)
+            message = _text(&f, state)
         elif f.number == 3:
             code = _int32(&f)
     return code, message
 
 
-cdef object _event(const uint8_t* data, Py_ssize_t size, dict cache, object where, bint build=True):
+cdef object _event(const uint8_t* data, Py_ssize_t size, _State state, object where, bint build=True):
     cdef Reader r = _reader(data, size)
     cdef Field f
     cdef uint64_t time_ns = 0
@@ -286,14 +321,14 @@ cdef object _event(const uint8_t* data, Py_ssize_t size, dict cache, object wher
         if f.number == 1:
             time_ns = _fixed64(&f)
         elif f.number == 2:
-            name = _text(&f)
+            name = _text(&f, state)
         elif f.number == 3:
             _expect(&f, 2)
         elif f.number == 4:
             dropped = _uint32(&f)
     if not build:
         return None
-    return SpanEvent(time_ns, name, _attributes(data, size, 3, cache, where), dropped)
+    return SpanEvent(time_ns, name, _attributes(data, size, 3, state, where), dropped)
 
 
 cdef inline bint _valid_id(bytes raw, Py_ssize_t size):
@@ -308,7 +343,7 @@ cdef inline bint _valid_id(bytes raw, Py_ssize_t size):
     return False
 
 
-cdef object _link(const uint8_t* data, Py_ssize_t size, dict cache, object where, bint build=True):
+cdef object _link(const uint8_t* data, Py_ssize_t size, _State state, object where, bint build=True):
     """A link, or None when its trace or span id is invalid (the reference drops and counts it)."""
     cdef Reader r = _reader(data, size)
     cdef Field f
@@ -322,7 +357,7 @@ cdef object _link(const uint8_t* data, Py_ssize_t size, dict cache, object where
         elif f.number == 2:
             span_id = _bytes(&f)
         elif f.number == 3:
-            trace_state = _text(&f)
+            trace_state = _text(&f, state)
         elif f.number == 4:
             _expect(&f, 2)
         elif f.number == 5:
@@ -331,7 +366,7 @@ cdef object _link(const uint8_t* data, Py_ssize_t size, dict cache, object where
             flags = _fixed32(&f)
     if not (build and _valid_id(trace_id, 16) and _valid_id(span_id, 8)):
         return None
-    return SpanLink(trace_id, span_id, trace_state, _attributes(data, size, 4, cache, where), dropped, flags)
+    return SpanLink(trace_id, span_id, trace_state, _attributes(data, size, 4, state, where), dropped, flags)
 
 
 class _Where:
@@ -350,7 +385,7 @@ class _Where:
         return f"{self.path()}.spans[{self.index}].{self.field}"
 
 
-cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object scope, dict cache, object out,
+cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object scope, _State state, object out,
                   object spath, Py_ssize_t index, int64_t lo, int64_t hi):
     cdef Reader r = _reader(data, size)
     cdef Field f
@@ -377,11 +412,11 @@ cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object 
         elif n == 2:
             span_id = _bytes(&f)
         elif n == 3:
-            trace_state = _text(&f)
+            trace_state = _text(&f, state)
         elif n == 4:
             parent = _bytes(&f)
         elif n == 5:
-            name = _text(&f)
+            name = _text(&f, state)
         elif n == 6:
             kind = _int32(&f)
         elif n == 7:
@@ -419,29 +454,29 @@ cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object 
     ):
         # upb parsed (and validated) the nested messages of a rejected span too
         if has_status:
-            _status(status_data, status_size)
+            _status(status_data, status_size, state)
         r = _reader(data, size)
         while _next(&r, &f):
             if f.number == 11:
-                _event(f.data, f.size, cache, None, False)
+                _event(f.data, f.size, state, None, False)
             elif f.number == 13:
-                _link(f.data, f.size, cache, None, False)
+                _link(f.data, f.size, state, None, False)
         path = f"{spath()}.spans[{index}]"
         out.reject(1, _reference.span_problem(path, trace_id, span_id, parent, start=start, end=end, lo=lo, hi=hi) or "")
         return None
     where = _Where(spath, index, "attributes")
-    attributes = _attributes(data, size, 9, cache, where)
+    attributes = _attributes(data, size, 9, state, where)
     if has_status:
-        code, message = _status(status_data, status_size)
+        code, message = _status(status_data, status_size, state)
     events = []
     links = []
     if has_events or has_links:
         r = _reader(data, size)
         while _next(&r, &f):
             if f.number == 11:
-                events.append(_event(f.data, f.size, cache, _Where(spath, index, "events")))
+                events.append(_event(f.data, f.size, state, _Where(spath, index, "events")))
             elif f.number == 13:
-                link = _link(f.data, f.size, cache, _Where(spath, index, "links"))
+                link = _link(f.data, f.size, state, _Where(spath, index, "links"))
                 if link is None:
                     dropped_links += 1
                 else:
@@ -502,7 +537,7 @@ cdef object _decode(bytes body):
     cdef bint has_resource, has_scope
     cdef str schema_url
     cdef Py_ssize_t ri = -1, si, i
-    cdef dict cache = {}
+    cdef _State state = _State()
     cdef list spans
     cdef int64_t lo, hi
     cdef object span
@@ -532,8 +567,8 @@ cdef object _decode(bytes body):
                 resource_data = g.data
                 resource_size = g.size
             elif g.number == 3:
-                schema_url = _text(&g)
-        resource = _resource(resource_data, resource_size, schema_url, cache, _Path(ri, None)() + ".resource")
+                schema_url = _text(&g, state)
+        resource = _resource(resource_data, resource_size, schema_url, state, _Path(ri, None)() + ".resource")
         si = -1
         rs = _reader(f.data, f.size)
         while _next(&rs, &g):
@@ -555,8 +590,8 @@ cdef object _decode(bytes body):
                     scope_data = h.data
                     scope_size = h.size
                 elif h.number == 3:
-                    schema_url = _text(&h)
-            scope = _scope(scope_data, scope_size, schema_url, cache, _Where(spath, None, "scope"))
+                    schema_url = _text(&h, state)
+            scope = _scope(scope_data, scope_size, schema_url, state, _Where(spath, None, "scope"))
             i = -1
             ss = _reader(g.data, g.size)
             while _next(&ss, &h):
@@ -564,9 +599,11 @@ cdef object _decode(bytes body):
                     continue
                 _expect(&h, 2)
                 i += 1
-                span = _span(h.data, h.size, resource, scope, cache, out, spath, i, lo, hi)
+                span = _span(h.data, h.size, resource, scope, state, out, spath, i, lo, hi)
                 if span is not None:
                     spans.append(span)
+    if state.plain:
+        out.limits_hint = (state.longest, state.most)
     return out
 
 

@@ -60,6 +60,9 @@ def clean(text: str) -> str:
 
 def limit_decoded(decoded: Decoded, limits: AttributeLimits) -> None:
     """Apply the limits to every record in place (resources and scopes once each: they are shared)."""
+    hint = decoded.limits_hint
+    if hint is not None and hint[1] <= limits.count and (limits.value_length is None or hint[0] <= limits.value_length):
+        return  # nothing to drop, truncate or clean (UTF-8 bytes >= characters, so the length test is safe)
     resources: dict[int, Resource] = {}
     scopes: dict[int, Scope] = {}
 

@@ -178,6 +178,10 @@ class Decoded:
     metrics: list[MetricPoint] = field(default_factory=list)
     rejected: int = 0
     rejection_reason: str = ""
+    #: (longest string attribute value in UTF-8 bytes, most attributes in one map), set by the compiled trace
+    #: decoder when no string holds NUL and every attribute value is a scalar: then ``limits.limit_decoded``
+    #: can tell from these two numbers alone that it would change nothing. None: it must look.
+    limits_hint: tuple[int, int] | None = field(default=None, compare=False)
 
     def reject(self, count: int, reason: str) -> None:
         self.rejected += count

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from apps.ingest import decode_protobuf, fast_traces
+from apps.ingest.limits import AttributeLimits, limit_decoded
 from apps.otlp.types import Decoded, DecodeError
 from tests.ingest.test_decoders import RICH_ATTRS, _add_attrs, rich_trace_request
 
@@ -55,31 +56,49 @@ values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )
-attribute_lists = st.lists(st.tuples(st.sampled_from(["k", "http.route", "ü", ""]) | st.text(max_size=140), values),
-                           max_size=6)  # fmt: skip
 ids16 = st.sampled_from([bytes(range(1, 17)), bytes(16), b"\x01" * 15, b""]) | st.binary(min_size=16, max_size=16)
 ids8 = st.sampled_from([bytes(range(1, 9)), bytes(8), b"\x01" * 9, b""]) | st.binary(min_size=8, max_size=8)
 times = st.sampled_from([NOW - 10**9, NOW, NOW + 10**15, 0, 2**64 - 1, 946_684_800 * 10**9 - 1]) | st.integers(
     0, 2**64 - 1
 )
-spans = st.fixed_dictionaries(
-    {
-        "trace_id": ids16,
-        "span_id": ids8,
-        "parent_span_id": st.sampled_from([b"", bytes(8), bytes(range(2, 10)), b"\x01"]),
-        "name": st.text(max_size=200),
-        "kind": st.integers(-(2**31), 2**31 - 1),
-        "start": times,
-        "end": times,
-        "trace_state": st.text(max_size=10),
-        "flags": st.integers(0, 2**32 - 1),
-        "attributes": attribute_lists,
-        "dropped": st.integers(0, 2**32 - 1),
-        "status": st.none() | st.tuples(st.integers(-(2**31), 2**31 - 1), st.text(max_size=20)),
-        "events": st.lists(st.tuples(times, st.text(max_size=10), attribute_lists), max_size=2),
-        "links": st.lists(st.tuples(ids16, ids8, attribute_lists), max_size=2),
-    }
-)
+
+
+def _request_strategy(
+    attribute_values: st.SearchStrategy[Any],
+    ids16: Any = ids16,
+    ids8: Any = ids8,
+    times: Any = times,
+    text: Any = st.text,
+) -> st.SearchStrategy[Any]:
+    attribute_lists = st.lists(
+        st.tuples(st.sampled_from(["k", "http.route", "ü", ""]) | text(max_size=140), attribute_values), max_size=6
+    )
+    spans = st.fixed_dictionaries(
+        {
+            "trace_id": ids16,
+            "span_id": ids8,
+            "parent_span_id": st.sampled_from([b"", bytes(8), bytes(range(2, 10)), b"\x01"]),
+            "name": text(max_size=200),
+            "kind": st.integers(-(2**31), 2**31 - 1),
+            "start": times,
+            "end": times,
+            "trace_state": text(max_size=10),
+            "flags": st.integers(0, 2**32 - 1),
+            "attributes": attribute_lists,
+            "dropped": st.integers(0, 2**32 - 1),
+            "status": st.none() | st.tuples(st.integers(-(2**31), 2**31 - 1), text(max_size=20)),
+            "events": st.lists(st.tuples(times, text(max_size=10), attribute_lists), max_size=2),
+            "links": st.lists(st.tuples(ids16, ids8, attribute_lists), max_size=2),
+        }
+    )
+    return st.lists(
+        st.tuples(
+            attribute_lists,
+            text(max_size=10),
+            st.lists(st.tuples(text(max_size=10), attribute_lists, st.lists(spans, max_size=4)), max_size=2),
+        ),
+        max_size=2,
+    ).map(build)
 
 
 def build(resources: list[Any]) -> trace_service_pb2.ExportTraceServiceRequest:
@@ -107,14 +126,17 @@ def build(resources: list[Any]) -> trace_service_pb2.ExportTraceServiceRequest:
     return req
 
 
-requests = st.lists(
-    st.tuples(
-        attribute_lists,
-        st.text(max_size=10),
-        st.lists(st.tuples(st.text(max_size=10), attribute_lists, st.lists(spans, max_size=4)), max_size=2),
-    ),
-    max_size=2,
-).map(build)
+requests = _request_strategy(values)
+# scalar attributes only: what the limits hint covers (strings long enough to be truncated, NUL sometimes)
+# with valid spans: the limits have work only in spans that are kept
+_no_nul = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+plain_requests = _request_strategy(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(_no_nul, max_size=60),
+    ids16=st.just(bytes(range(1, 17))),
+    ids8=st.just(bytes(range(1, 9))),
+    times=st.just(NOW - 1000),
+    text=lambda max_size: st.text(_no_nul, max_size=max_size),
+)
 
 
 @FUZZ
@@ -135,6 +157,52 @@ def test_corrupted_requests_decode_alike_or_are_left_to_the_reference(req: Any, 
         body[pos] = byte
     agrees(bytes(body))
     agrees(bytes(body[: data.draw(st.integers(0, len(body)))]))
+
+
+@FUZZ
+@given(plain_requests, st.integers(0, 10), st.none() | st.integers(0, 20))
+def test_the_limits_hint_never_skips_a_change(req: Any, count: int, value_length: int | None) -> None:
+    """Limits applied with the fast path's hint give what they give without it (it may only skip no-ops)."""
+    body = req.SerializeToString()
+    expected = reference(body)
+    fast = fast_traces.decode(body)
+    if expected is None or fast is None:
+        return
+    assert expected.limits_hint is None
+    limits = AttributeLimits(count=count, value_length=value_length)
+    limit_decoded(expected, limits)
+    limit_decoded(fast, limits)
+    assert fast == expected
+
+
+def _plain_request() -> trace_service_pb2.ExportTraceServiceRequest:
+    """The rich request with scalar attributes only."""
+    req = rich_trace_request()
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                del span.attributes[:]
+                _add_attrs(span.attributes, [("k", "v" * 300), ("n", 1), ("b", True), ("d", 1.5)])
+                for holder in (*span.events, *span.links):
+                    del holder.attributes[:]
+    return req
+
+
+def test_the_limits_hint_is_given_for_plain_requests_only() -> None:
+    decoded = fast_traces.decode(_plain_request().SerializeToString())
+    assert decoded is not None
+    assert decoded.limits_hint == (300, 4)
+    for value in ([1, 2], {"a": 1}, b"raw", "nul\x00inside"):
+        req = _plain_request()
+        _add_attrs(req.resource_spans[0].scope_spans[0].spans[0].attributes, [("x", value)])
+        decoded = fast_traces.decode(req.SerializeToString())
+        assert decoded is not None
+        assert decoded.limits_hint is None, value
+    req = _plain_request()
+    req.resource_spans[0].scope_spans[0].spans[0].name = "name\x00with NUL"
+    decoded = fast_traces.decode(req.SerializeToString())
+    assert decoded is not None
+    assert decoded.limits_hint is None
 
 
 def _field(number: int, wire: int, payload: bytes) -> bytes:
