@@ -224,12 +224,13 @@ def copy_worker(
 
     from apps.ingest import decode_protobuf
     from apps.ingest.limits import limit_decoded
-    from apps.ingest.pipeline import attribute_limits
+    from apps.ingest.pipeline import attribute_limits, tune_garbage_collector
     from apps.otlp import binary_copy
     from apps.otlp.resources import Fingerprints
     from apps.tracing import writers
 
     organization_id, project_id = tenant
+    tune_garbage_collector()  # as the ingest server runs
     t0 = time.process_time()
     decoded = [decode_protobuf.decode_traces(t.body) for t in templates]
     t1 = time.process_time()

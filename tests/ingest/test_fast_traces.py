@@ -21,7 +21,7 @@ from apps.ingest.limits import AttributeLimits, limit_decoded
 from apps.otlp.types import Decoded, DecodeError
 from tests.ingest.test_decoders import RICH_ATTRS, _add_attrs, rich_trace_request
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = time.time_ns()
 
 
