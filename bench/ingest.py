@@ -11,7 +11,8 @@ What it does, all on 127.0.0.1 / unix sockets, everything stopped at the end (al
    ``var/bench``, wiped before and after; ``DATABASE_URL`` / ``REDIS_URL`` are used instead when set),
    runs ``manage.py migrate`` and creates an organization, a project and an ingest key.
 2. Bare ``COPY`` ceiling: the same spans, decoded and turned into the writer's own row tuples
-   (``apps.tracing.writers.span_row``), binary-COPYed in 512-row transactions into
+   (``apps.tracing.writers.span_row``), encoded as the writer encodes them (``apps/otlp/binary_copy.pyx``)
+   and COPYed in 512-row transactions into
    ``bench_copy (LIKE tracing_span INCLUDING ALL)`` (not partitioned, no rollups), from one and from
    two processes.
 3. Starts the real server: ``uvicorn config.asgi:application`` (``--workers`` processes) with the
