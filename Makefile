@@ -5,18 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.run-$(shell cat requirements/base.txt requirements/local.txt | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
-# The compiled decoder (apps/ingest/fast_traces.pyx), built in place by setup.py once the venv has Cython.
-FAST_TRACES := apps/ingest/fast_traces$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+# The compiled modules (apps/*/*.pyx, listed in setup.py), built in place by setup.py once the venv has Cython.
+EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+EXTENSIONS := $(patsubst %.pyx,%$(EXT_SUFFIX),$(wildcard apps/*/*.pyx))
 # Test values only: what production settings need to pass `check --deploy`.
 PROD_CHECK_ENV := DJANGO_SECRET_KEY=check-deploy-only-$(shell printf '%064d' 0)-not-a-real-secret \
 	VIGIL_ALLOWED_HOSTS=vigil.example.com DATABASE_URL=postgresql://check@localhost/check REDIS_URL=redis://localhost:6379/0
 
 .PHONY: run test check lint typecheck imports migrations-check deploy-check pytest chromium clean
 
-run: $(RUN_STAMP) $(FAST_TRACES)
+run: $(RUN_STAMP) $(EXTENSIONS)
 	$(PY) manage.py serve
 
-test: $(TEST_STAMP) $(FAST_TRACES) chromium
+test: $(TEST_STAMP) $(EXTENSIONS) chromium
 	$(PY) manage.py with_services -- $(MAKE) --no-print-directory check
 
 # Runs inside `with_services` (DATABASE_URL and REDIS_URL point at live servers).
@@ -51,7 +52,7 @@ $(TEST_STAMP): requirements/*.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/test.txt
 	touch $@
 
-$(FAST_TRACES): apps/ingest/fast_traces.pyx setup.py
+apps/%$(EXT_SUFFIX): apps/%.pyx setup.py
 	$(PY) setup.py --quiet build_ext --inplace
 	rm -rf build
 
@@ -61,4 +62,4 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; }
 
 clean:
-	rm -rf $(VENV) var/staticfiles build apps/ingest/fast_traces.c apps/ingest/fast_traces.*.so .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var/staticfiles build $(EXTENSIONS) $(patsubst %.pyx,%.c,$(wildcard apps/*/*.pyx)) .mypy_cache .ruff_cache .pytest_cache

@@ -4,11 +4,13 @@ Vigil is not installed as a package (it runs from this checkout), so this file o
 extensions; each module's docstring says why it exists.
 """
 
+from glob import glob
+
 from Cython.Build import cythonize
 from setuptools import setup
 
 setup(
     packages=[],
     py_modules=[],
-    ext_modules=cythonize(["apps/ingest/fast_traces.pyx", "apps/otlp/binary_copy.pyx"], language_level=3, quiet=True),
+    ext_modules=cythonize(sorted(glob("apps/*/*.pyx")), language_level=3, quiet=True),
 )
