@@ -86,6 +86,16 @@ def test_bad_spans_are_partial_success(alice: Tenant, traces_url: str, key: str)
     assert stored_spans(alice) == 3
 
 
+def test_a_value_its_column_cannot_hold_is_400_and_stores_nothing(alice: Tenant, traces_url: str, key: str) -> None:
+    request = ExportTraceServiceRequest.FromString(trace_request())
+    request.resource_spans[0].scope_spans[0].spans[1].kind = 40_000  # span kinds are stored as smallint
+    status, _, body = post(traces_url, request.SerializeToString(), headers(key))
+    assert status == 400
+    assert "cannot be stored" in status_message(body)
+    assert "out of range" in status_message(body)
+    assert stored_spans(alice) == 0
+
+
 def test_spans_older_than_retention_are_partial_success(alice: Tenant, traces_url: str, key: str) -> None:
     old = time.time_ns() - 40 * 86_400 * 10**9
     status, _, body = post(traces_url, trace_request(2, start_ns=old), headers(key))
