@@ -10,7 +10,8 @@ types, so this encodes a whole batch in one pass from a type string, one charact
     j jsonb (bytes: JSON text already encoded, e.g. by msgspec)        a any type (bytes already in its binary form)
 
 None is NULL in any column. A value that does not fit its column (an int out of range, a str that is not
-UTF-8-encodable) raises ``psycopg.DataError`` naming the column, as PostgreSQL would refuse it.
+UTF-8-encodable) raises ``psycopg.DataError`` naming the column (by ``names``, else by position), as
+PostgreSQL would refuse it; the ingest receiver answers it with 400 and that message.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -75,19 +76,28 @@ cdef class _Buffer:
         self.size += 8
 
 
-cdef int64_t _integer(object value, int64_t low, int64_t high, Py_ssize_t column) except? -1:
+cdef str _column(tuple names, Py_ssize_t i):
+    return names[i] if i < len(names) else f"column {i + 1}"
+
+
+cdef object _out_of_range(object value, int64_t low, int64_t high, tuple names, Py_ssize_t i):
+    return DataError(f"{_column(names, i)}: {value} is out of range (the column holds {low} to {high})")
+
+
+cdef int64_t _integer(object value, int64_t low, int64_t high, tuple names, Py_ssize_t i) except? -1:
     cdef int64_t v
     try:
         v = value
     except OverflowError:
-        raise DataError(f"column {column + 1}: {value} is out of range for its integer type") from None
+        raise _out_of_range(value, low, high, names, i) from None
     if v < low or v > high:
-        raise DataError(f"column {column + 1}: {value} is out of range for its integer type")
+        raise _out_of_range(value, low, high, names, i)
     return v
 
 
-def encode(rows, str types):
-    """The rows (sequences of values in the order of ``types``) as one binary COPY buffer."""
+def encode(rows, str types, tuple names=()):
+    """The rows (sequences of values in the order of ``types``; ``names``: the columns, for messages) as one
+    binary COPY buffer."""
     cdef bytes codes = types.encode("ascii")
     cdef const char* code = PyBytes_AS_STRING(codes)
     cdef Py_ssize_t columns = len(codes), i, n
@@ -114,20 +124,20 @@ def encode(rows, str types):
                 try:
                     text = PyUnicode_AsUTF8AndSize(value, &n)
                 except UnicodeEncodeError:
-                    raise DataError(f"column {i + 1}: the text is not valid Unicode") from None
+                    raise DataError(f"{_column(names, i)}: the text is not valid Unicode") from None
                 out.reserve(4 + n)
                 out.be32(<uint32_t>n)
                 out.put(text, n)
             elif c == b"b" or c == b"a":
                 if not isinstance(value, bytes):
-                    raise TypeError(f"column {i + 1}: expected bytes, got {type(value).__name__}")
+                    raise TypeError(f"{_column(names, i)}: expected bytes, got {type(value).__name__}")
                 n = PyBytes_GET_SIZE(value)
                 out.reserve(4 + n)
                 out.be32(<uint32_t>n)
                 out.put(PyBytes_AS_STRING(value), n)
             elif c == b"j":
                 if not isinstance(value, bytes):
-                    raise TypeError(f"column {i + 1}: expected encoded JSON bytes, got {type(value).__name__}")
+                    raise TypeError(f"{_column(names, i)}: expected encoded JSON bytes, got {type(value).__name__}")
                 n = PyBytes_GET_SIZE(value)
                 out.reserve(5 + n)
                 out.be32(<uint32_t>(n + 1))
@@ -137,19 +147,19 @@ def encode(rows, str types):
             elif c == b"q":
                 out.reserve(12)
                 out.be32(8)
-                out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, i))
+                out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, names, i))
             elif c == b"i":
                 out.reserve(8)
                 out.be32(4)
-                out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, i))
+                out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, names, i))
             elif c == b"h":
                 out.reserve(6)
                 out.be32(2)
-                out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, i))
+                out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, names, i))
             elif c == b"T":
                 out.reserve(12)
                 out.be32(8)
-                out.be64(<uint64_t>(_integer(value, INT64_MIN, INT64_MAX, i) - _POSTGRES_EPOCH_US))
+                out.be64(<uint64_t>(_integer(value, INT64_MIN, INT64_MAX, names, i) - _POSTGRES_EPOCH_US))
             else:
                 raise ValueError(f"unknown column type {chr(c)!r}")
     out.reserve(2)

@@ -227,7 +227,7 @@ def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tup
         try:
             # in a savepoint: a refused COPY leaves the caller's transaction usable
             with transaction.atomic(), cursor.copy(_COPY) as copy:
-                copy.write(binary_copy.encode(rows, TYPES))
+                copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
             return rows
         except UniqueViolation:
             cursor.execute(

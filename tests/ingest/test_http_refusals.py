@@ -93,6 +93,7 @@ def test_a_value_its_column_cannot_hold_is_400_and_stores_nothing(alice: Tenant,
     assert status == 400
     assert "cannot be stored" in status_message(body)
     assert "out of range" in status_message(body)
+    assert "kind: 40000" in status_message(body)  # the column, by name
     assert stored_spans(alice) == 0
 
 
