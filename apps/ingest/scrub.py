@@ -67,6 +67,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote_plus
 
+from apps.ingest.scrub_screen import CARD_SHAPE, IBAN_SHAPE, names_a_credential, needing_a_look, text_shape
+
 if TYPE_CHECKING:
     from apps.otlp.types import Decoded, LogRecord, MetricPoint, Resource, Span
 
@@ -403,8 +405,6 @@ _CLEAN_CACHE_MAX_LENGTH = 512
 # value detectors
 
 _IP_QUICK = re.compile(r"\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:")
-_KV_WORDS = ("pass", "pwd", "secret", "token", "key", "sess", "creden")
-_KV_WORDS_RE = re.compile("|".join(_KV_WORDS))  # one C-level scan instead of a generator over the words
 
 # name=value / name: value / "name": "value" in free text (log lines, SQL, JSON in strings).
 _KV_NAMES = (
@@ -417,6 +417,8 @@ _KV_RE = re.compile(
     r"(?:\"((?:[^\"\\]|\\.)*)\"|'([^']*)'|([^\s&,;\"'}<>)\]]+))",
     re.IGNORECASE,
 )
+# The names above without '-' and '_', for the compiled gate in front of _KV_RE (scrub_screen.names_a_credential).
+_KV_NAME_SET = frozenset(re.sub(r"\[-_\]\??", "", name) for name in _KV_NAMES.split("|"))
 _PLACEHOLDER_RE = re.compile(
     r"^(?:\?|\$\d+|%s|%\(\w+\)s|:\w+|@\w+|\*+|null|none|nil|true|false|\{\{?\w*\}?\}|<\w+>)$", re.I
 )
@@ -434,9 +436,7 @@ _EMAIL_RE = re.compile(
 )
 _NOT_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "css", "map", "html", "json", "md"})
 _IBAN_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})(\d{2})((?: ?[A-Z0-9]){11,32})")
-_IBAN_QUICK = re.compile(r"[A-Z]{2}\d\d")
 _IBAN_PREFIX_RE = re.compile(r"[A-Z]{2}\d\d $")  # the digits after it are an IBAN's BBAN, not a card
-_CARD_QUICK = re.compile(r"\d{4}[ -]?\d{4}")
 _DIGIT_RUN_RE = re.compile(r"(?<![\w.,-])\d+(?:[ -]\d+)*(?!\w|[.,]\d)")
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
 _IP_RE = re.compile(
@@ -551,6 +551,7 @@ class Scrubber:
         self._regex_rules = [rule for rule in rules if rule.kind == "regex"]
         self._min_len = 1 if self._regex_rules else 3 if scrub_ips else 6
         self._keys: dict[str, _KeyInfo] = {}
+        self._modes: dict[str, int] = {}  # per key in _keys: its mode, -1 if redacted whole (for scrub_screen)
         # Values found clean, per key mode: most attribute values repeat (methods, routes, statements,
         # user agents), so the second sighting costs one set lookup. Values that were changed are never
         # kept, so no PII stays here.
@@ -573,7 +574,9 @@ class Scrubber:
         if info is None:
             if len(self._keys) > 20_000:
                 self._keys.clear()
+                self._modes.clear()
             info = self._keys[key] = self._classify_key(key)
+            self._modes[key] = -1 if info.category is not None else info.mode
         return info
 
     def _classify_key(self, key: str) -> _KeyInfo:
@@ -610,24 +613,16 @@ class Scrubber:
         return self._attrs(attrs, "")[0]
 
     def _attrs(self, attrs: dict[str, Any], prefix: str) -> tuple[dict[str, Any], int]:
-        """The hot loop of ingest: the common cases (a known clean string, a number) are decided inline,
-        without the calls below, because this runs for every attribute of every record."""
+        """The hot loop of ingest, for every attribute map of every record: the common cases (a number, a string
+        known clean) are decided in C (``scrub_screen``), and only the rest is looked at here."""
+        pending = needing_a_look(attrs, prefix, self._modes, self._clean, self._min_len)
+        if pending is None:
+            return attrs, 0
         changed = 0
         out: dict[str, Any] | None = None
-        keys = self._keys
-        clean = self._clean
-        min_len = self._min_len
-        for key, value in attrs.items():
+        for key in pending:
             path = prefix + key if prefix else key
-            info = keys.get(path) or self._key_info(path)
-            if info.category is None:
-                kind = type(value)
-                if kind is str:
-                    if len(value) < min_len or value in clean[info.mode]:
-                        continue
-                elif kind is int or kind is float or kind is bool:
-                    continue
-            new, n = self._value(info, path, value)
+            new, n = self._value(self._key_info(path), path, attrs[key])
             if n:
                 if out is None:
                     out = dict(attrs)
@@ -725,7 +720,7 @@ class Scrubber:
             elif "?" in out or "&" in out or "#" in out or ";" in out:
                 out = _PARAM_FREE_RE.sub(self._param_sub, out)
         lower = out.lower()
-        if ("=" in out or ":" in out) and _KV_WORDS_RE.search(lower):
+        if ("=" in out or ":" in out) and names_a_credential(lower, _KV_NAME_SET):
             out = _KV_RE.sub(self._kv_sub, out)
         if "uthori" in lower:
             out = _AUTH_RE.sub(self._auth_sub, out)
@@ -741,9 +736,10 @@ class Scrubber:
             out = _JWT_RE.sub(self._jwt_sub, out)
         if "@" in out:
             out = _EMAIL_RE.sub(self._email_sub, out)
-        if _IBAN_QUICK.search(out):
+        shape = text_shape(out)  # the JWT and email tokens above add neither shape
+        if shape & IBAN_SHAPE:
             out = _IBAN_RE.sub(self._iban_sub, out)
-        if not info.no_card and _CARD_QUICK.search(out):
+        if not info.no_card and shape & CARD_SHAPE:
             out = _DIGIT_RUN_RE.sub(self._card_sub, out)
         if self.scrub_ips and not info.ip_exempt and (info.ip_key or _IP_QUICK.search(out)):
             out = self._ips(out, info)

@@ -1,0 +1,102 @@
+"""The scrubber's compiled gates (apps/ingest/scrub_screen.pyx) never let through what they stand in front of.
+
+Each gate skips a regular expression or the Python look at a value; a gate that said "nothing here" where the
+expression would have found something would be a silent PII leak. These hold them to the expressions and to a
+Python model of the clean-value rule on generated text, and check the gates do skip the common clean case.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.ingest import scrub
+from apps.ingest.scrub_screen import CARD_SHAPE, IBAN_SHAPE, names_a_credential, needing_a_look, text_shape
+
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+IBAN_QUICK = re.compile(r"[A-Z]{2}\d\d")
+CARD_QUICK = re.compile(r"\d(?:[ -]?\d){12}")
+
+# Text made of the pieces the expressions care about, so generated strings hit them often.
+_SHAPE_PIECES = st.sampled_from(
+    ["1", "42", "4111", "411111", "4111 1111", "٣", " ", "-", "--", "DE", "GB8", "x", "Z", ".", "\n", "é"]
+)
+_KV_PIECES = st.sampled_from([
+    *scrub._KV_NAMES.replace("[-_]?", "").replace("[-_]", "_").split("|"), "session", "api-key", "X-Api-Key",
+    "Pass", "my_", "-", "_", '"', "'", " ", "\t", ":", "=", "=x", ",", "&", "é", "K", "id", "key",
+])  # fmt: skip
+
+
+def _joined(pieces: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(pieces, max_size=24).map("".join)
+
+
+@FUZZ
+@given(_joined(_SHAPE_PIECES) | st.text(max_size=60))
+def test_text_shape_flags_exactly_what_the_quick_expressions_find(text: str) -> None:
+    shape = text_shape(text)
+    assert bool(shape & IBAN_SHAPE) == bool(IBAN_QUICK.search(text))
+    assert bool(shape & CARD_SHAPE) == bool(CARD_QUICK.search(text))
+
+
+@FUZZ
+@given(_joined(_KV_PIECES) | st.text(max_size=60))
+def test_the_credential_gate_passes_everything_the_expression_matches(text: str) -> None:
+    if scrub._KV_RE.search(text):
+        assert names_a_credential(text.lower(), scrub._KV_NAME_SET)
+
+
+def test_the_credential_gate_skips_names_that_only_contain_a_word() -> None:
+    names = scrub._KV_NAME_SET
+    assert not names_a_credential("https://shop.example/cart?session=000079190&my_password=1", names)
+    assert names_a_credential("https://shop.example/cart?session_id=000079190", names)
+    assert names_a_credential('{"Client-Secret" : "x"}'.lower(), names)
+    assert names_a_credential("password\t=hunter2", names)
+
+
+def _model(attrs: dict[str, object], modes: dict[str, int], clean: list[set[str]], min_len: int) -> list[str] | None:
+    pending = []
+    for key, value in attrs.items():
+        mode = modes.get(key)
+        if mode is not None and mode >= 0:
+            if type(value) is str and (len(value) < min_len or value in clean[mode]):
+                continue
+            if type(value) in {int, float, bool}:
+                continue
+        pending.append(key)
+    return pending or None
+
+
+_VALUES = st.one_of(
+    st.sampled_from(["GET", "/cart", "a@b.example", "ok", "x", "https://h/p?q=1"]),
+    st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(), st.binary(max_size=3),
+    st.lists(st.sampled_from(["GET", "a@b.example"]), max_size=2), st.just({"inner": "GET"}),
+)  # fmt: skip
+
+
+@FUZZ
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d", "password"]), _VALUES, max_size=5),
+    st.dictionaries(st.sampled_from(["a", "b", "c", "password"]), st.integers(-1, 2), max_size=4),
+    st.integers(0, 6),
+)
+def test_needing_a_look_matches_the_clean_value_rule(
+    attrs: dict[str, object], modes: dict[str, int], min_len: int
+) -> None:
+    clean: list[set[str]] = [{"GET", "/cart"}, {"ok"}, {"https://h/p?q=1"}]
+    assert needing_a_look(attrs, "", modes, clean, min_len) == _model(attrs, modes, clean, min_len)
+
+
+def test_needing_a_look_prefixes_nested_keys() -> None:
+    modes = {"db.statement": 0}
+    assert needing_a_look({"statement": "SELECT 1"}, "db.", modes, [{"SELECT 1"}], 6) is None
+    assert needing_a_look({"statement": "SELECT 1"}, "", modes, [{"SELECT 1"}], 6) == ["statement"]
+
+
+def test_a_span_of_known_clean_values_is_decided_without_a_look() -> None:
+    scrubber = scrub.Scrubber()
+    attributes = {"http.request.method": "GET", "http.route": "/api/v1/orders/{id}", "http.response.status_code": 200}
+    assert scrubber.scrub_attributes(attributes) is attributes  # first sighting: classified and found clean
+    assert needing_a_look(attributes, "", scrubber._modes, scrubber._clean, scrubber._min_len) is None
