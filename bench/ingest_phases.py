@@ -123,6 +123,7 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
         cpu.append(time.process_time())
         wall = time.perf_counter()
         with connection.wrap_database_errors, transaction.atomic():
+            pipeline.configure_transaction()
             write_spans(organization_id, project_id, decoded.spans)
             cpu.append(time.process_time())
             record_errors(organization_id, project_id, decoded.spans, decoded.logs)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from django.db import connection
 
 from apps.audit.actions import Action
 from apps.audit.services import record
 from apps.core.partitions import ensure_partitions_for
+from apps.core.prepared import execute_prepared
 from apps.errors import fingerprint
 from apps.errors.models import ErrorGroup
 from apps.otlp.types import LogRecord, Span
@@ -178,12 +178,10 @@ def record_errors(organization_id: int, project_id: int, spans: Sequence[Span], 
         for f, s in seen.items()
     ]  # fmt: skip
     tenant = {"org": organization_id, "project": project_id}
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_GROUPS, {**tenant, "groups": _encode(groups).decode()})
-        cursor.execute(_INSERT_OCCURRENCES, {**tenant, "rows": _encode(rows).decode()})
-        latest = [{"f": f, "t": s.last_ns} for f, s in seen.items()]
-        cursor.execute(_REOPEN, {**tenant, "latest": _encode(latest).decode()})
-        reopened = cursor.fetchall()
+    execute_prepared(_INSERT_GROUPS, {**tenant, "groups": _encode(groups).decode()})
+    execute_prepared(_INSERT_OCCURRENCES, {**tenant, "rows": _encode(rows).decode()})
+    latest = [{"f": f, "t": s.last_ns} for f, s in seen.items()]
+    reopened = execute_prepared(_REOPEN, {**tenant, "latest": _encode(latest).decode()}).fetchall()
     for group_id, group_fingerprint, kind, message in reopened:
         issue = ErrorGroup(pk=group_id, organization_id=organization_id, project_id=project_id,
                            fingerprint=group_fingerprint, exception_type=kind, message=message)  # fmt: skip

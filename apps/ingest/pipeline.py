@@ -94,6 +94,18 @@ def attribute_limits() -> AttributeLimits:
     )
 
 
+def configure_transaction() -> None:
+    """Settings of an ingest transaction, local to it: a slow database answers 503 (retry later) instead of
+    holding the sender forever, and the writers' prepared statements (apps/core/prepared.py) keep one generic
+    plan (planned per request, the partitions they reach cost more to plan than to run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true), "
+            "set_config('plan_cache_mode', 'force_generic_plan', true)",
+            [str(settings.VIGIL_INGEST_STATEMENT_TIMEOUT_MS)],
+        )
+
+
 def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
     _reject_outside_retention(decoded)
@@ -102,11 +114,7 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     accepted = 0
     # COPY goes around Django's cursor wrapper; this turns psycopg's errors into django.db's all the same.
     with connection.wrap_database_errors, transaction.atomic():
-        with connection.cursor() as cursor:
-            # A slow database answers 503 (retry later) instead of holding the sender forever.
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(settings.VIGIL_INGEST_STATEMENT_TIMEOUT_MS)]
-            )
+        configure_transaction()
         if decoded.spans:
             write_spans(principal.organization_id, principal.project_id, decoded.spans)
             accepted += len(decoded.spans)

@@ -24,6 +24,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import UniqueViolation
 
 from apps.core.partitions import ensure_partitions_for
+from apps.core.prepared import execute_prepared
 from apps.otlp import binary_copy
 from apps.otlp.resources import Fingerprints, upsert_resources
 from apps.otlp.types import Span, StatusCode
@@ -87,7 +88,7 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
         upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), _first_seen(rows))
         stored = _copy_new(cursor, organization_id, project_id, list(rows.values()))
         deltas = RollupDeltas()
-        _roll_up(cursor, (organization_id, project_id), stored, deltas)
+        _roll_up((organization_id, project_id), stored, deltas)
         deltas.write(cursor)
     result = WriteResult(received=len(spans), inserted=len(stored))
     sampling.track(organization_id, project_id, spans, result)  # tail sampling: state of the traces just written
@@ -133,13 +134,13 @@ def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tup
     raise OperationalError("Spans of this request are being written by concurrent requests; retry.")
 
 
-def _roll_up(cursor: Any, tenant: Tenant, rows: list[tuple[Any, ...]], deltas: RollupDeltas) -> None:
+def _roll_up(tenant: Tenant, rows: list[tuple[Any, ...]], deltas: RollupDeltas) -> None:
     """The RED and service-map deltas of the stored ``rows``; edges whose other end is not in the batch are
     resolved against the stored spans and pending edges in one statement (link_parents.sql)."""
     if not rows:
         return
     services, orphans = span_batch.roll_up_rows(tenant, rows, deltas.red, deltas.edges)
-    cursor.execute(
+    found = execute_prepared(
         _LINK_PARENTS,
         {
             "org": tenant[0],
@@ -152,7 +153,7 @@ def _roll_up(cursor: Any, tenant: Tenant, rows: list[tuple[Any, ...]], deltas: R
             "new_ids": b"".join(trace_id + span_id for trace_id, span_id in services),
         },
     )
-    for stored_caller, trace_id, parent, service, start_ns, duration, is_error in cursor.fetchall():
+    for stored_caller, trace_id, parent, service, start_ns, duration, is_error in found.fetchall():
         # no stored caller: a child that waited for a span of this batch
         caller = services[(bytes(trace_id), bytes(parent))] if stored_caller is None else stored_caller
         deltas.edge(tenant, start_ns, caller, service, "service", duration, is_error)
