@@ -9,8 +9,7 @@ creates a tenant, and then runs bench/ingest.py's realistic 512-span requests (f
 timestamps each) through the ingest pipeline's steps one by one, in this process and without
 concurrency: decode, attribute limits, PII scrubbing, then one transaction with ``write_spans`` and
 ``record_errors``. It prints this process's CPU per span for each step and, for every SQL statement and
-COPY, the wall time per span (without concurrency, a statement's wall time is about PostgreSQL's
-CPU plus one round trip). Ten warm-up requests are not counted. Complements bench/ingest.py, whose
+COPY, the wall time and the PostgreSQL backend's CPU per span (Linux schedstat of the backend process). Ten warm-up requests are not counted. Complements bench/ingest.py, whose
 figures are end to end under load; this one says which step to work on.
 """
 
@@ -38,31 +37,42 @@ import ingest_load  # noqa: E402
 WARM_UP = 10
 
 
-def _instrument(walls: collections.Counter[str], calls: collections.Counter[str]) -> None:
-    """Time every psycopg ``execute`` and ``copy`` (Django's cursors call these) by statement."""
+def _backend_cpu(connection: Any) -> float:
+    """CPU seconds the PostgreSQL backend of a psycopg connection has run (Linux schedstat, in nanoseconds)."""
+    with open(f"/proc/{connection.info.backend_pid}/schedstat") as stat:
+        return int(stat.read().split()[0]) / 1e9
+
+
+def _instrument(
+    walls: collections.Counter[str], cpus: collections.Counter[str], calls: collections.Counter[str]
+) -> None:
+    """Time every psycopg ``execute`` and ``copy`` (Django's cursors call these) by statement: wall time and the
+    PostgreSQL backend's CPU."""
     import psycopg
 
     def label(query: Any) -> str:
-        text = " ".join(str(query).split())
+        text = " ".join((query.decode() if isinstance(query, bytes) else str(query)).split())
         return "SAVEPOINT / RELEASE" if "SAVEPOINT" in text else text[:80]
 
     execute = psycopg.Cursor.execute
     copy = psycopg.Cursor.copy
 
     def timed_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started, backend = time.perf_counter(), _backend_cpu(self.connection)
         try:
             return execute(self, query, *args, **kwargs)
         finally:
             walls[label(query)] += time.perf_counter() - started
+            cpus[label(query)] += _backend_cpu(self.connection) - backend
             calls[label(query)] += 1
 
     @contextlib.contextmanager
     def timed_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        started = time.perf_counter()
+        started, backend = time.perf_counter(), _backend_cpu(self.connection)
         with copy(self, statement, *args, **kwargs) as running:
             yield running
         walls[label(statement)] += time.perf_counter() - started
+        cpus[label(statement)] += _backend_cpu(self.connection) - backend
         calls[label(statement)] += 1
 
     psycopg.Cursor.execute = timed_execute  # type: ignore[method-assign]
@@ -100,8 +110,9 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
     from apps.tracing.writers import write_spans
 
     walls: collections.Counter[str] = collections.Counter()
+    cpus: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
-    _instrument(walls, calls)
+    _instrument(walls, cpus, calls)
     patchers = [ingest_load.Patcher(t) for t in ingest_load.build_templates(11, 8)]
     scrubber = Scrubber([], scrub_ips=False, hash_secret=b"bench" * 8)
     pipeline.tune_garbage_collector()  # as the ingest server runs
@@ -110,6 +121,7 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
     for i in range(WARM_UP + requests):
         if i == WARM_UP:
             walls.clear()
+            cpus.clear()
             calls.clear()
             steps.clear()
             spans = 0
@@ -122,6 +134,8 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
         scrubber.scrub_decoded(decoded)
         cpu.append(time.process_time())
         wall = time.perf_counter()
+        connection.ensure_connection()
+        backend = _backend_cpu(connection.connection)
         with connection.wrap_database_errors, transaction.atomic():
             pipeline.configure_transaction()
             write_spans(organization_id, project_id, decoded.spans)
@@ -129,6 +143,7 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
             record_errors(organization_id, project_id, decoded.spans, decoded.logs)
             cpu.append(time.process_time())
         steps["transaction, wall"] += time.perf_counter() - wall
+        steps["transaction, PostgreSQL backend CPU"] += _backend_cpu(connection.connection) - backend
         cpu.append(time.process_time())
         names = ("decode", "attribute limits", "PII scrubbing", "write_spans", "record_errors", "commit")
         for name, before, after in zip(names, cpu[:-1], cpu[1:], strict=True):
@@ -137,9 +152,11 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
     print(f"{requests} requests, {spans} spans (after {WARM_UP} warm-up requests); per span:")
     for name, seconds in steps.items():
         print(f"  {seconds / spans * 1e6:7.2f} µs  {name}")
-    print("SQL statements, wall time:")
+    print("SQL statements: wall time, PostgreSQL backend CPU:")
     for statement, seconds in walls.most_common():
-        print(f"  {seconds / spans * 1e6:7.2f} µs  {calls[statement]:4d}x  {statement}")
+        print(
+            f"  {seconds / spans * 1e6:7.2f} µs {cpus[statement] / spans * 1e6:7.2f} µs  {calls[statement]:4d}x  {statement}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         # JIT compilation cost the dashboards' aggregates 100-250 ms per query and saved nothing at their sizes
         # (bench/queries.py, docs/benchmarks.md): Vigil's connections run without it, whatever the server's default.
-        "OPTIONS": {**_DATABASE.get("OPTIONS", {}), "options": "-c jit=off"},
+        # Prepared statements: only the server-side-binding cursors of apps/core/prepared.py use them (Django's
+        # cursors bind on the client and never prepare); Django's default (None) would disable them altogether.
+        "OPTIONS": {**_DATABASE.get("OPTIONS", {}), "options": "-c jit=off", "prepare_threshold": 0},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
