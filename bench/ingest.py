@@ -185,8 +185,8 @@ def _sizes(database_url: str, project_id: int) -> dict[str, tuple[int, int, int]
         "tracing_red_hour": True,
         "tracing_edge_minute": True,
         "tracing_edge_hour": True,
-        "tracing_red_delta": False,
-        "tracing_edge_delta": False,
+        "tracing_red_delta_packed": False,
+        "tracing_edge_delta_packed": False,
         "tracing_pending_edge": False,
         "otlp_resource": False,
     }

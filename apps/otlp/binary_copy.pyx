@@ -6,6 +6,7 @@ with ~30 columns per span that was ~10 µs per row of an ingest process's CPU. T
 types, so this encodes a whole batch in one pass from a type string, one character per column:
 
     q int8, i int4, h int2 (Python int)        b bytea (bytes)        t text (str)
+    Q int8[], I int4[], H int2[], S text[] (a list of such values, none None)
     T timestamptz (int: microseconds since the Unix epoch, as ``values.time_of_ns`` truncates)
     j jsonb (bytes: JSON text already encoded, e.g. by msgspec)        a any type (bytes already in its binary form)
 
@@ -95,6 +96,61 @@ cdef int64_t _integer(object value, int64_t low, int64_t high, tuple names, Py_s
     return v
 
 
+cdef bint _scalar(_Buffer out, char c, object value, tuple names, Py_ssize_t i) except -1:
+    """A text or integer value (type code t, q, i or h) with its length; False for another code."""
+    cdef const char* text
+    cdef Py_ssize_t n
+    if c == b"t":
+        try:
+            text = PyUnicode_AsUTF8AndSize(value, &n)
+        except UnicodeEncodeError:
+            raise DataError(f"{_column(names, i)}: the text is not valid Unicode") from None
+        out.reserve(4 + n)
+        out.be32(<uint32_t>n)
+        out.put(text, n)
+    elif c == b"q":
+        out.reserve(12)
+        out.be32(8)
+        out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, names, i))
+    elif c == b"i":
+        out.reserve(8)
+        out.be32(4)
+        out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, names, i))
+    elif c == b"h":
+        out.reserve(6)
+        out.be32(2)
+        out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, names, i))
+    else:
+        return False
+    return True
+
+
+cdef int _array(_Buffer out, char c, object values, tuple names, Py_ssize_t i) except -1:
+    """A one-dimensional array without NULLs (codes Q int8[], I int4[], H int2[], S text[]) from a list: its
+    length, then ndim, has-nulls, element type, and for a non-empty array its size and lower bound 1."""
+    cdef char element = b"q" if c == b"Q" else b"i" if c == b"I" else b"h" if c == b"H" else b"t"
+    cdef uint32_t oid = 20 if c == b"Q" else 23 if c == b"I" else 21 if c == b"H" else 25
+    cdef Py_ssize_t start, count = len(values)
+    out.reserve(24)
+    start = out.size
+    out.size += 4  # the array's length, known at the end
+    out.be32(1 if count else 0)
+    out.be32(0)
+    out.be32(oid)
+    if count:
+        out.be32(<uint32_t>count)
+        out.be32(1)
+    for value in values:
+        if value is None:
+            raise TypeError(f"{_column(names, i)}: an array element is None")
+        _scalar(out, element, value, names, i)
+    cdef uint32_t length = <uint32_t>(out.size - start - 4)
+    cdef Py_ssize_t k
+    for k in range(4):
+        out.data[start + k] = <char>(length >> (24 - 8 * k))
+    return 0
+
+
 def encode(rows, str types, tuple names=()):
     """The rows (sequences of values in the order of ``types``; ``names``: the columns, for messages) as one
     binary COPY buffer."""
@@ -102,7 +158,6 @@ def encode(rows, str types, tuple names=()):
     cdef const char* code = PyBytes_AS_STRING(codes)
     cdef Py_ssize_t columns = len(codes), i, n
     cdef _Buffer out = _Buffer(65536)
-    cdef const char* text
     cdef char c
     cdef object value
     cdef bytes signature = SIGNATURE
@@ -120,15 +175,7 @@ def encode(rows, str types, tuple names=()):
                 out.be32(0xFFFFFFFF)
                 continue
             c = code[i]
-            if c == b"t":
-                try:
-                    text = PyUnicode_AsUTF8AndSize(value, &n)
-                except UnicodeEncodeError:
-                    raise DataError(f"{_column(names, i)}: the text is not valid Unicode") from None
-                out.reserve(4 + n)
-                out.be32(<uint32_t>n)
-                out.put(text, n)
-            elif c == b"b" or c == b"a":
+            if c == b"b" or c == b"a":
                 if not isinstance(value, bytes):
                     raise TypeError(f"{_column(names, i)}: expected bytes, got {type(value).__name__}")
                 n = PyBytes_GET_SIZE(value)
@@ -144,23 +191,13 @@ def encode(rows, str types, tuple names=()):
                 out.data[out.size] = 1  # jsonb binary format version
                 out.size += 1
                 out.put(PyBytes_AS_STRING(value), n)
-            elif c == b"q":
-                out.reserve(12)
-                out.be32(8)
-                out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, names, i))
-            elif c == b"i":
-                out.reserve(8)
-                out.be32(4)
-                out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, names, i))
-            elif c == b"h":
-                out.reserve(6)
-                out.be32(2)
-                out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, names, i))
             elif c == b"T":
                 out.reserve(12)
                 out.be32(8)
                 out.be64(<uint64_t>(_integer(value, INT64_MIN, INT64_MAX, names, i) - _POSTGRES_EPOCH_US))
-            else:
+            elif c == b"Q" or c == b"I" or c == b"H" or c == b"S":
+                _array(out, c, value, names, i)
+            elif not _scalar(out, c, value, names, i):
                 raise ValueError(f"unknown column type {chr(c)!r}")
     out.reserve(2)
     out.put(b"\xff\xff", 2)

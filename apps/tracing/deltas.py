@@ -4,7 +4,8 @@ Computed in the ingest process from the rows the writer has just stored (compile
 and appended with one binary COPY per table (apps/tracing/rollups.py folds them into the minute and hour tables
 later). The same GROUP BY in SQL over the INSERT's ``RETURNING`` cost PostgreSQL ~30 µs per span.
 
-One delta row per tenant, minute and series: the histogram is sparse and packed (apps/tracing/histogram.py).
+One delta row per tenant and minute, its series in parallel arrays (sql/0007_packed_deltas.sql; views unpack them
+for readers); histograms are sparse and packed (apps/tracing/histogram.py).
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from apps.tracing.span_batch import SeriesSums, add_edge
 
 Tenant = tuple[int, int]
 
+# One row per tenant and minute, the series in parallel arrays (sql/0007_packed_deltas.sql; binary_copy type codes).
 _RED_COPY = (
-    "COPY tracing_red_delta (organization_id, project_id, bucket, service_name, operation, span_kind, request_count, "
-    "error_count, duration_sum_ns, histogram) FROM STDIN (FORMAT BINARY)"
+    "COPY tracing_red_delta_packed (organization_id, project_id, bucket, service_name, operation, span_kind, "
+    "request_count, error_count, duration_sum_ns, histogram_first, histogram_last, histograms) "
+    "FROM STDIN (FORMAT BINARY)"
 )
 _EDGE_COPY = (
-    "COPY tracing_edge_delta (organization_id, project_id, bucket, source_service, target, target_kind, call_count, "
-    "error_count, duration_sum_ns, histogram) FROM STDIN (FORMAT BINARY)"
+    "COPY tracing_edge_delta_packed (organization_id, project_id, bucket, source_service, target, target_kind, "
+    "call_count, error_count, duration_sum_ns, histogram_first, histogram_last, histograms) "
+    "FROM STDIN (FORMAT BINARY)"
 )
-# binary_copy type codes; the histogram ("a") is already an int8[] in binary form (span_batch.SeriesSums.rows)
-_RED_TYPES = "qqTtthqqqa"
-_EDGE_TYPES = "qqTtttqqqa"
+_RED_TYPES = "qqTSSHQQQIIQ"
+_EDGE_TYPES = "qqTSSSQQQIIQ"
 _US_PER_MINUTE = NS_PER_MINUTE // 1000
 
 
@@ -62,4 +65,4 @@ class RollupDeltas:
         for statement, types, sums in ((_RED_COPY, _RED_TYPES, self.red), (_EDGE_COPY, _EDGE_TYPES, self.edges)):
             if len(sums):
                 with cursor.copy(statement) as copy:
-                    copy.write(binary_copy.encode(sums.rows(_US_PER_MINUTE), types))
+                    copy.write(binary_copy.encode(sums.packed_rows(_US_PER_MINUTE), types))

@@ -31,7 +31,10 @@ class RollupFamily:
     def sql(self) -> str:
         return _TEMPLATE.format(
             delta=self.delta, minute=self.minute, tenmin=self.tenmin, hour=self.hour, sixhour=self.sixhour,
-            keys=", ".join(self.keys), count=self.count,
+            keys=", ".join(self.keys), count=self.count, series=", ".join(self.keys[2:]),
+            arrays=", ".join(f"p.{column}" for column in (
+                *self.keys[2:], self.count, "error_count", "duration_sum_ns", "histogram_first", "histogram_last"
+            )),
         )  # fmt: skip
 
 

@@ -195,39 +195,6 @@ cdef class _Sum:
         self.histogram = {}
 
 
-cdef bytes _packed_histogram(dict histogram):
-    """A sparse histogram as a packed ``int8[]`` in binary form (``(index << 32) | count`` per bucket, in index
-    order): ndim 1, no nulls, element oid int8, size, lower bound 1, then (length 8, value) per element."""
-    cdef list indexes = sorted(histogram)
-    cdef Py_ssize_t size = len(indexes), i
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, 20 + 12 * size)
-    cdef unsigned char* p = <unsigned char*>PyBytes_AS_STRING(out)
-    _put32(p, 1)
-    _put32(p + 4, 0)
-    _put32(p + 8, 20)
-    _put32(p + 12, <uint64_t>size)
-    _put32(p + 16, 1)
-    p += 20
-    for i in range(size):
-        index = indexes[i]
-        _put32(p, 8)
-        _put64(p + 4, (<uint64_t><Py_ssize_t>index << 32) | <uint64_t><Py_ssize_t>histogram[index])
-        p += 12
-    return out
-
-
-cdef inline void _put32(unsigned char* p, uint64_t v) noexcept:
-    p[0] = (v >> 24) & 0xFF
-    p[1] = (v >> 16) & 0xFF
-    p[2] = (v >> 8) & 0xFF
-    p[3] = v & 0xFF
-
-
-cdef inline void _put64(unsigned char* p, uint64_t v) noexcept:
-    _put32(p, v >> 32)
-    _put32(p + 4, v & 0xFFFFFFFF)
-
-
 cdef class SeriesSums:
     """Request count, error count, duration sum and latency histogram per key ``(tenant, minute, *series)``."""
 
@@ -254,17 +221,34 @@ cdef class SeriesSums:
         found = PyDict_GetItem(sums.histogram, bucket)
         sums.histogram[bucket] = 1 if found is NULL else <object>found + 1
 
-    def rows(self, us_per_minute):
-        """COPY rows ``(organization, project, minute start in µs, *series, count, errors, duration sum,
-        packed histogram)``."""
+    def packed_rows(self, us_per_minute):
+        """COPY rows of a packed delta table (sql/0007_packed_deltas.sql), one per tenant and minute:
+        ``(organization, project, minute start in µs, a list per series key field, counts, errors, duration sums,
+        histogram firsts, histogram lasts, histograms)``; a series' histogram is packed, ``(bucket << 32) | count``
+        in bucket order, at ``histograms[first - 1:last]``."""
+        cdef dict groups = {}
+        cdef list group, histograms
         cdef _Sum sums
-        out = []
+        cdef Py_ssize_t width, j
         for key, value in self._sums.items():
             sums = <_Sum>value
-            (organization_id, project_id), minute = key[0], key[1]
-            out.append((organization_id, project_id, minute * us_per_minute, *key[2:], sums.count, sums.errors,
-                        sums.duration_ns, _packed_histogram(sums.histogram)))  # fmt: skip
-        return out
+            width = len(key) - 2
+            group = groups.get((key[0], key[1]))
+            if group is None:
+                group = [[] for _ in range(width + 6)]
+                groups[(key[0], key[1])] = group
+            for j in range(width):
+                (<list>group[j]).append(key[2 + j])
+            (<list>group[width]).append(sums.count)
+            (<list>group[width + 1]).append(sums.errors)
+            (<list>group[width + 2]).append(sums.duration_ns)
+            histograms = group[width + 5]
+            (<list>group[width + 3]).append(len(histograms) + 1)
+            histograms.extend([(bucket << 32) | sums.histogram[bucket] for bucket in sorted(sums.histogram)])
+            (<list>group[width + 4]).append(len(histograms))
+        return [
+            (tenant[0], tenant[1], minute * us_per_minute, *group) for (tenant, minute), group in groups.items()
+        ]
 
 
 cdef inline void _edge(SeriesSums edges, tuple tenant, object minute, object source, object target, object kind,
