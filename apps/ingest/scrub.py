@@ -67,7 +67,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote_plus
 
-from apps.ingest.scrub_screen import CARD_SHAPE, IBAN_SHAPE, names_a_credential, needing_a_look, text_shape
+from apps.ingest.scrub_screen import (
+    CARD_SHAPE,
+    IBAN_SHAPE,
+    names_a_credential,
+    needing_a_look,
+    scrub_spans,
+    text_shape,
+)
 
 if TYPE_CHECKING:
     from apps.otlp.types import Decoded, LogRecord, MetricPoint, Resource, Span
@@ -557,6 +564,7 @@ class Scrubber:
         # kept, so no PII stays here.
         self._clean: list[set[str]] = [set() for _ in range(_KeyInfo.MODES)]
         self._clean_size = 0
+        self._clean_free_text = self._clean[_FREE_TEXT.mode]  # names and status messages (scrub_screen.scrub_spans)
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
 
     # ----- tokens
@@ -949,6 +957,12 @@ class Scrubber:
 
     def scrub_span(self, span: Span) -> int:
         """Attributes, name, status message, event and link attributes, and the resource, in place."""
+        changed = self._scrub_span_content(span)
+        span.resource, n = self._resource(span.resource)
+        return changed + n
+
+    def _scrub_span_content(self, span: Span) -> int:
+        """``scrub_span`` but the resource."""
         changed = 0
         span.attributes, n = self._attrs(span.attributes, "")
         changed += n
@@ -965,8 +979,7 @@ class Scrubber:
         for link in span.links:
             link.attributes, n = self._attrs(link.attributes, "")
             changed += n
-        span.resource, n = self._resource(span.resource)
-        return changed + n
+        return changed
 
     def scrub_log(self, log: LogRecord) -> int:
         """Body (string, kvlist, list; other types are left alone), attributes and resource, in place."""
@@ -994,7 +1007,7 @@ class Scrubber:
         """Scrub one request's records; resources are scrubbed once each. Returns the values changed."""
         self._resources.clear()
         try:
-            changed = sum(self.scrub_span(span) for span in spans)
+            changed = scrub_spans(self, spans if isinstance(spans, list) else list(spans))
             changed += sum(self.scrub_log(log) for log in logs)
             changed += sum(self.scrub_metric_point(point) for point in metrics)
         finally:

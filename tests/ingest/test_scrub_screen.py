@@ -7,6 +7,7 @@ Python model of the clean-value rule on generated text, and check the gates do s
 
 from __future__ import annotations
 
+import copy
 import re
 
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from apps.ingest import scrub
 from apps.ingest.scrub_screen import CARD_SHAPE, IBAN_SHAPE, names_a_credential, needing_a_look, text_shape
+from apps.otlp.types import Resource, Scope, Span, SpanEvent
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 IBAN_QUICK = re.compile(r"[A-Z]{2}\d\d")
@@ -100,3 +102,43 @@ def test_a_span_of_known_clean_values_is_decided_without_a_look() -> None:
     attributes = {"http.request.method": "GET", "http.route": "/api/v1/orders/{id}", "http.response.status_code": 200}
     assert scrubber.scrub_attributes(attributes) is attributes  # first sighting: classified and found clean
     assert needing_a_look(attributes, "", scrubber._modes, scrubber._clean, scrubber._min_len) is None
+
+
+_SPAN_VALUES = st.sampled_from([
+    "GET", "/api/v1/orders/{id}", "jane@example.com", "4111 1111 1111 1111", "Bearer abcdef123456789", "ok", 200,
+    "https://shop.example/cart?session=1&api_key=s3cr3t", "SELECT 1", "token=abc123456", None, 1.5, True,
+])  # fmt: skip
+_SPAN_KEYS = st.sampled_from(["http.request.method", "url.full", "enduser.id", "db.statement", "password", "note"])
+
+
+def _spans(draw: st.DrawFn, resources: list[Resource]) -> list[Span]:
+    spans = []
+    for index in range(draw(st.integers(1, 6))):
+        events = [
+            SpanEvent(1, "log", draw(st.dictionaries(_SPAN_KEYS, _SPAN_VALUES, max_size=3)))
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        spans.append(Span(
+            resource=draw(st.sampled_from(resources)), scope=Scope(), trace_id=bytes(16), span_id=bytes(8),
+            parent_span_id=None, name=draw(st.sampled_from(["GET /cart", "mail jane@example.com", ""])), kind=2,
+            start_ns=index, end_ns=index + 1, attributes=draw(st.dictionaries(_SPAN_KEYS, _SPAN_VALUES, max_size=5)),
+            status_message=draw(st.sampled_from(["", "card 4111111111111111 declined", "timeout"])), events=events,
+        ))  # fmt: skip
+    return spans
+
+
+@FUZZ
+@given(st.data())
+def test_scrubbing_a_batch_through_the_gate_equals_scrubbing_each_span(data: st.DataObject) -> None:
+    """The compiled span gate (``scrub_spans``) skips only spans the Python path would leave as they are, also
+    once the clean-value caches are warm from earlier batches."""
+    resources = [Resource({"service.name": "api", "host.ip": "10.0.0.1"}), Resource({"user.email": "a@b.example"})]
+    gated, plain = scrub.Scrubber(), scrub.Scrubber()
+    for _ in range(2):  # the second batch meets warm caches
+        spans = _spans(data.draw, resources)
+        copies = copy.deepcopy(spans)
+        changed = gated.scrub_batch(spans=spans)
+        plain.reset_cache()
+        expected = sum(plain.scrub_span(span) for span in copies)
+        assert changed == expected
+        assert spans == copies
