@@ -369,10 +369,11 @@ cdef object _link(const uint8_t* data, Py_ssize_t size, _State state, object whe
     return SpanLink(trace_id, span_id, trace_state, _attributes(data, size, 4, state, where), dropped, flags)
 
 
-class _Where:
-    """Where an attribute list is, for the reference's error messages, built only when one is needed."""
+cdef class _Where:
+    """Where an attribute list is, for the reference's error messages, built only when one is needed (a cdef
+    class: one is made per span, and a Python class instance cost a few per cent of decoding)."""
 
-    __slots__ = ("path", "index", "field")
+    cdef object path, index, field
 
     def __init__(self, path, index, field):
         self.path = path
@@ -510,10 +511,10 @@ cdef Py_ssize_t _count_spans(const uint8_t* data, Py_ssize_t size) except -1:
     return total
 
 
-class _Path:
+cdef class _Path:
     """``resourceSpans[i].scopeSpans[j]``, built only when a message needs it."""
 
-    __slots__ = ("ri", "si")
+    cdef object ri, si
 
     def __init__(self, ri, si):
         self.ri = ri
