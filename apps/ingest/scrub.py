@@ -72,6 +72,7 @@ from apps.ingest.scrub_screen import (
     IBAN_SHAPE,
     names_a_credential,
     needing_a_look,
+    params_need_a_look,
     scrub_spans,
     text_shape,
 )
@@ -559,6 +560,7 @@ class Scrubber:
         self._min_len = 1 if self._regex_rules else 3 if scrub_ips else 6
         self._keys: dict[str, _KeyInfo] = {}
         self._modes: dict[str, int] = {}  # per key in _keys: its mode, -1 if redacted whole (for scrub_screen)
+        self._clean_params: set[str] = set()  # URL parameter names that are not credentials (scrub_screen)
         # Values found clean, per key mode: most attribute values repeat (methods, routes, statements,
         # user agents), so the second sighting costs one set lookup. Values that were changed are never
         # kept, so no PII stays here.
@@ -724,9 +726,9 @@ class Scrubber:
         """Things recognised by a name next to them: URL parameters, ``name=value``, ``Authorization:``."""
         if "=" in out:
             if info.url:
-                out = _PARAM_RE.sub(self._param_sub, out) if info.query_start else self._url_params(out)
+                out = self._params(_PARAM_RE, out) if info.query_start else self._url_params(out)
             elif "?" in out or "&" in out or "#" in out or ";" in out:
-                out = _PARAM_FREE_RE.sub(self._param_sub, out)
+                out = self._params(_PARAM_FREE_RE, out)
         lower = out.lower()
         if ("=" in out or ":" in out) and names_a_credential(lower, _KV_NAME_SET):
             out = _KV_RE.sub(self._kv_sub, out)
@@ -782,7 +784,16 @@ class Scrubber:
                 cut = index
         if cut == len(url):
             return url
-        return url[:cut] + _PARAM_RE.sub(self._param_sub, url[cut:])
+        query = url[cut:]
+        scrubbed = self._params(_PARAM_RE, query)
+        return url if scrubbed is query else url[:cut] + scrubbed
+
+    def _params(self, pattern: re.Pattern[str], text: str) -> str:
+        """``pattern`` (a URL-parameter expression) substituted by ``_param_sub``; ``text`` itself when the compiled
+        gate shows no parameter can change (names known clean, nothing to decode)."""
+        if not params_need_a_look(text, self._clean_params):
+            return text
+        return pattern.sub(self._param_sub, text)
 
     def _param_sub(self, match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
@@ -791,6 +802,9 @@ class Scrubber:
         category = _param_category(name)
         if category is not None:
             return f"{name}={self._token(category, unquote_plus(value))}"
+        if len(self._clean_params) > 10_000:
+            self._clean_params.clear()
+        self._clean_params.add(name)  # its values are never redacted by name (a pure function of the name)
         if "%" in value or "+" in value:
             decoded = unquote_plus(value)
             if decoded != value:

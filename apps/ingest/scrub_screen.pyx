@@ -156,3 +156,36 @@ def scrub_spans(scrubber, list spans not None):
         if last_out is not resource:
             span.resource = last_out
     return changed
+
+
+def params_need_a_look(str text not None, set clean_names not None):
+    """Whether substituting the scrubber's URL-parameter expressions (``_PARAM_RE``, ``_PARAM_FREE_RE``) could
+    change ``text``: it holds a '%' or '+' (values the scrubber decodes and looks into), or a parameter name
+    not in ``clean_names`` (names whose values are not credentials by their name).
+
+    Those expressions' names are runs of characters other than ``=&#?;/`` and whitespace ending at '=', so every
+    name they match is such a maximal run before some '=' (checked here), and a text whose runs are all known
+    clean and holds no '%' or '+' is left as it is by the substitution. Replaces a substitution with a Python
+    callback per parameter for every new URL (most carry ids and session numbers, never seen twice).
+    """
+    cdef Py_ssize_t i, start, length = len(text)
+    cdef Py_UCS4 char
+    for i in range(length):
+        char = text[i]
+        if char == u"%" or char == u"+":
+            return True
+    for i in range(length):
+        if text[i] != u"=":
+            continue
+        start = i
+        while start > 0 and _is_param_name_char(text[start - 1]):
+            start -= 1
+        if start < i and text[start:i] not in clean_names:
+            return True
+    return False
+
+
+cdef inline bint _is_param_name_char(Py_UCS4 char):
+    return not (
+        char == u"=" or char == u"&" or char == u"#" or char == u"?" or char == u";" or char == u"/" or char.isspace()
+    )
