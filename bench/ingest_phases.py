@@ -9,8 +9,9 @@ creates a tenant, and then runs bench/ingest.py's realistic 512-span requests (f
 timestamps each) through the ingest pipeline's steps one by one, in this process and without
 concurrency: decode, attribute limits, PII scrubbing, then one transaction with ``write_spans`` and
 ``record_errors``. It prints this process's CPU per span for each step and, for every SQL statement and
-COPY, the wall time and the PostgreSQL backend's CPU per span (Linux schedstat of the backend process). Ten warm-up requests are not counted. Complements bench/ingest.py, whose
-figures are end to end under load; this one says which step to work on.
+COPY, the wall time and the PostgreSQL backend's CPU per span (Linux schedstat of the backend process).
+Ten warm-up requests are not counted. Complements bench/ingest.py, whose figures are end to end under
+load; this one says which step to work on.
 """
 
 from __future__ import annotations
@@ -154,9 +155,8 @@ def run(organization_id: int, project_id: int, requests: int) -> None:
         print(f"  {seconds / spans * 1e6:7.2f} µs  {name}")
     print("SQL statements: wall time, PostgreSQL backend CPU:")
     for statement, seconds in walls.most_common():
-        print(
-            f"  {seconds / spans * 1e6:7.2f} µs {cpus[statement] / spans * 1e6:7.2f} µs  {calls[statement]:4d}x  {statement}"
-        )
+        backend = cpus[statement] / spans * 1e6
+        print(f"  {seconds / spans * 1e6:7.2f} µs {backend:7.2f} µs  {calls[statement]:4d}x  {statement}")
 
 
 if __name__ == "__main__":
