@@ -36,6 +36,21 @@ CREATE TABLE tracing_edge_delta_packed (
 );
 CREATE INDEX tracing_edge_delta_packed_bucket ON tracing_edge_delta_packed (organization_id, project_id, bucket);
 
+-- Stored out of line without compression: a packed row lives until the next compaction (seconds), and pglz
+-- compressing its ~20 kB of arrays cost more PostgreSQL CPU than the rows it replaced.
+ALTER TABLE tracing_red_delta_packed
+    ALTER COLUMN service_name SET STORAGE EXTERNAL, ALTER COLUMN operation SET STORAGE EXTERNAL,
+    ALTER COLUMN span_kind SET STORAGE EXTERNAL, ALTER COLUMN request_count SET STORAGE EXTERNAL,
+    ALTER COLUMN error_count SET STORAGE EXTERNAL, ALTER COLUMN duration_sum_ns SET STORAGE EXTERNAL,
+    ALTER COLUMN histogram_first SET STORAGE EXTERNAL, ALTER COLUMN histogram_last SET STORAGE EXTERNAL,
+    ALTER COLUMN histograms SET STORAGE EXTERNAL;
+ALTER TABLE tracing_edge_delta_packed
+    ALTER COLUMN source_service SET STORAGE EXTERNAL, ALTER COLUMN target SET STORAGE EXTERNAL,
+    ALTER COLUMN target_kind SET STORAGE EXTERNAL, ALTER COLUMN call_count SET STORAGE EXTERNAL,
+    ALTER COLUMN error_count SET STORAGE EXTERNAL, ALTER COLUMN duration_sum_ns SET STORAGE EXTERNAL,
+    ALTER COLUMN histogram_first SET STORAGE EXTERNAL, ALTER COLUMN histogram_last SET STORAGE EXTERNAL,
+    ALTER COLUMN histograms SET STORAGE EXTERNAL;
+
 -- Deltas not folded yet carry over, one series per packed row.
 INSERT INTO tracing_red_delta_packed
 SELECT organization_id, project_id, bucket, ARRAY[service_name], ARRAY[operation], ARRAY[span_kind],
