@@ -39,10 +39,12 @@ Only the sensitive part of a string is replaced: ``/v1/pay?api_key=abc&page=2`` 
 redaction token are left alone, so scrubbing twice changes nothing.
 
 Speed: most values are clean, so every detector sits behind a cheap guard (``'=' in s``, ``'@' in s``,
-``'eyJ' in s``, a lower-case word check for ``earer``/``uthori``/``pass``/``token``/``key``..., a 4+4 digit
-run, an IBAN-like ``[A-Z]{2}\\d\\d``) and the expensive expressions run only when it hits. Key decisions
+``'eyJ' in s``, ``earer``/``uthori`` in the lower-cased text) or a compiled gate (apps/ingest/scrub_screen.pyx:
+a whole word that is a credential name before ``:``/``=``, a 13-digit run, an IBAN-like ``[A-Z]{2}\\d\\d``, a
+URL parameter name not known clean), and the expensive expressions run only when it hits. Key decisions
 are cached per key, and values found clean are remembered per key kind (bounded, never a value that was
-changed), because most attribute values repeat. See bench/bench_scrub.py and docs/benchmarks.md.
+changed), because most attribute values repeat; which attributes and spans need a look at all is decided in
+C. See bench/bench_scrub.py and docs/benchmarks.md.
 
 Custom rules (``ScrubRule``) are checked first: key rules win over the default key names, regex rules
 run on every string value before the default detectors. Regexes are validated when the rule is
