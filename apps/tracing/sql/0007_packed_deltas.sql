@@ -7,6 +7,7 @@
 CREATE TABLE tracing_red_delta_packed (
     organization_id bigint NOT NULL,
     project_id bigint NOT NULL,
+    delta_id bigint GENERATED ALWAYS AS IDENTITY,
     bucket timestamptz NOT NULL,
     service_name text[] NOT NULL,
     operation text[] NOT NULL,
@@ -16,13 +17,15 @@ CREATE TABLE tracing_red_delta_packed (
     duration_sum_ns bigint[] NOT NULL,
     histogram_first integer[] NOT NULL,
     histogram_last integer[] NOT NULL,
-    histograms bigint[] NOT NULL
+    histograms bigint[] NOT NULL,
+    PRIMARY KEY (organization_id, project_id, delta_id)
 );
 CREATE INDEX tracing_red_delta_packed_bucket ON tracing_red_delta_packed (organization_id, project_id, bucket);
 
 CREATE TABLE tracing_edge_delta_packed (
     organization_id bigint NOT NULL,
     project_id bigint NOT NULL,
+    delta_id bigint GENERATED ALWAYS AS IDENTITY,
     bucket timestamptz NOT NULL,
     source_service text[] NOT NULL,
     target text[] NOT NULL,
@@ -32,7 +35,8 @@ CREATE TABLE tracing_edge_delta_packed (
     duration_sum_ns bigint[] NOT NULL,
     histogram_first integer[] NOT NULL,
     histogram_last integer[] NOT NULL,
-    histograms bigint[] NOT NULL
+    histograms bigint[] NOT NULL,
+    PRIMARY KEY (organization_id, project_id, delta_id)
 );
 CREATE INDEX tracing_edge_delta_packed_bucket ON tracing_edge_delta_packed (organization_id, project_id, bucket);
 
@@ -52,12 +56,16 @@ ALTER TABLE tracing_edge_delta_packed
     ALTER COLUMN histograms SET STORAGE EXTERNAL;
 
 -- Deltas not folded yet carry over, one series per packed row.
-INSERT INTO tracing_red_delta_packed
+INSERT INTO tracing_red_delta_packed (organization_id, project_id, bucket, service_name, operation, span_kind,
+                                      request_count, error_count, duration_sum_ns, histogram_first, histogram_last,
+                                      histograms)
 SELECT organization_id, project_id, bucket, ARRAY[service_name], ARRAY[operation], ARRAY[span_kind],
        ARRAY[request_count], ARRAY[error_count], ARRAY[duration_sum_ns], ARRAY[1], ARRAY[cardinality(histogram)],
        histogram
 FROM tracing_red_delta;
-INSERT INTO tracing_edge_delta_packed
+INSERT INTO tracing_edge_delta_packed (organization_id, project_id, bucket, source_service, target, target_kind,
+                                       call_count, error_count, duration_sum_ns, histogram_first, histogram_last,
+                                       histograms)
 SELECT organization_id, project_id, bucket, ARRAY[source_service], ARRAY[target], ARRAY[target_kind],
        ARRAY[call_count], ARRAY[error_count], ARRAY[duration_sum_ns], ARRAY[1], ARRAY[cardinality(histogram)],
        histogram
