@@ -171,7 +171,8 @@ cdef object _LAST_BOUND = UPPER_BOUNDS[_BOUND_COUNT - 1]
 
 
 cdef Py_ssize_t _bucket_of(object duration_ns) except -1:
-    """``histogram.bucket_of``: the first bucket whose upper bound is ≥ the duration (a binary search)."""
+    """``histogram.bucket_index`` of an integer duration: the first bucket whose upper bound
+    (``histogram.UPPER_BOUNDS``) is ≥ it, by a binary search (tests/tracing/test_span_batch.py checks they agree)."""
     if duration_ns > _LAST_BOUND:
         return _BOUND_COUNT
     cdef int64_t d = duration_ns
@@ -186,8 +187,8 @@ cdef Py_ssize_t _bucket_of(object duration_ns) except -1:
 
 
 cdef class _Sum:
-    cdef public Py_ssize_t count, errors
-    cdef public object duration_ns  # a Python int: the sum of wire values may outgrow int8, refused by the encoder
+    cdef Py_ssize_t count, errors
+    cdef object duration_ns  # a Python int: the sum of wire values may outgrow int8, refused by the encoder
     cdef dict histogram  # bucket -> count
 
     def __cinit__(self):
