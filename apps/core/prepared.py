@@ -19,10 +19,10 @@ import psycopg
 from django.db import connection
 
 
-def execute_prepared(sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[Any]:
+def execute_prepared(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Execute ``sql`` (psycopg ``%(name)s`` placeholders; our own statements, values only as parameters) as a
-    prepared statement on Django's connection; returns the cursor to fetch from."""
+    prepared statement on Django's connection; returns the rows it returns (none for a statement without)."""
     connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)
-    cursor.execute(sql.encode(), params, prepare=True)
-    return cursor
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql.encode(), params, prepare=True)
+        return cursor.fetchall() if cursor.description is not None else []

@@ -181,7 +181,7 @@ def record_errors(organization_id: int, project_id: int, spans: Sequence[Span], 
     execute_prepared(_INSERT_GROUPS, {**tenant, "groups": _encode(groups).decode()})
     execute_prepared(_INSERT_OCCURRENCES, {**tenant, "rows": _encode(rows).decode()})
     latest = [{"f": f, "t": s.last_ns} for f, s in seen.items()]
-    reopened = execute_prepared(_REOPEN, {**tenant, "latest": _encode(latest).decode()}).fetchall()
+    reopened = execute_prepared(_REOPEN, {**tenant, "latest": _encode(latest).decode()})
     for group_id, group_fingerprint, kind, message in reopened:
         issue = ErrorGroup(pk=group_id, organization_id=organization_id, project_id=project_id,
                            fingerprint=group_fingerprint, exception_type=kind, message=message)  # fmt: skip

@@ -153,7 +153,7 @@ def _roll_up(tenant: Tenant, rows: list[tuple[Any, ...]], deltas: RollupDeltas) 
             "new_ids": b"".join(trace_id + span_id for trace_id, span_id in services),
         },
     )
-    for stored_caller, trace_id, parent, service, start_ns, duration, is_error in found.fetchall():
+    for stored_caller, trace_id, parent, service, start_ns, duration, is_error in found:
         # no stored caller: a child that waited for a span of this batch
         caller = services[(bytes(trace_id), bytes(parent))] if stored_caller is None else stored_caller
         deltas.edge(tenant, start_ns, caller, service, "service", duration, is_error)
