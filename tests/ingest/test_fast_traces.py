@@ -280,3 +280,22 @@ def test_too_many_spans_are_left_to_the_reference(monkeypatch: pytest.MonkeyPatc
     assert fast_traces.decode(body) is None
     with pytest.raises(DecodeError, match="at most 2"):
         decode_protobuf.decode_traces(body)
+
+
+def test_the_attribute_memo_grows_and_tells_attributes_apart() -> None:
+    """Thousands of distinct attributes (the memo grows from 1,024 slots several times) among repeated ones, and
+    pairs whose encodings differ in one byte or only in length: all decoded as the reference decodes them."""
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    spans = req.resource_spans.add().scope_spans.add().spans
+    for i in range(700):
+        span = spans.add(trace_id=bytes(range(1, 17)), span_id=(i + 1).to_bytes(8, "big"), name="op",
+                         start_time_unix_nano=NOW - 1000, end_time_unix_nano=NOW)  # fmt: skip
+        _add_attrs(span.attributes, [
+            ("http.request.method", "GET"), ("server.port", 8080), ("ok", True),
+            ("id", f"v{i}"), ("id", f"v{i}x"), (f"key{i}", i), ("ratio", i / 7), ("long", "x" * (i % 40)),
+        ])  # fmt: skip
+    fast = agrees(req.SerializeToString())
+    assert fast is not None
+    assert [s.attributes["id"] for s in fast.spans[:3]] == ["v0x", "v1x", "v2x"]
+    assert fast.spans[699].attributes["key699"] == 699
+    assert fast.spans[39].attributes["long"] == "x" * 39
