@@ -10,9 +10,9 @@ timestamps each) through the ingest pipeline's steps one by one, in this process
 concurrency: decode, attribute limits, PII scrubbing, then one transaction with ``write_spans`` and
 ``record_errors``. It prints this process's CPU per span for each step and, for every SQL statement and
 COPY, the wall time and the PostgreSQL backend's CPU per span (Linux schedstat of the backend process).
-Ten warm-up requests are not counted. ``--no-sql-timing`` leaves the statements untimed: timing them costs this
-process a few µs per span, so the steps' CPU figures are cleaner without it. Complements bench/ingest.py, whose figures are end to end under
-load; this one says which step to work on.
+Ten warm-up requests are not counted. ``--no-sql-timing`` leaves the statements untimed: timing them costs
+this process a few µs per span, so the steps' CPU figures are cleaner without it. Complements
+bench/ingest.py, whose figures are end to end under load; this one says which step to work on.
 """
 
 from __future__ import annotations
