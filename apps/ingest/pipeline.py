@@ -27,7 +27,7 @@ from apps.live.arrivals import announce
 from apps.logs.writers import write_logs
 from apps.metrics.writers import write_metrics
 from apps.otlp.types import Decoded
-from apps.tracing.writers import write_spans
+from apps.tracing.writers import StoredBefore, write_spans
 
 Decoder = Callable[[bytes], Decoded]
 
@@ -111,12 +111,20 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
+    try:
+        return _write(principal, decoded, optimistic=True)
+    except StoredBefore:  # a retried request: rolled back, written again leaving out what is stored
+        return _write(principal, decoded, optimistic=False)
+
+
+def _write(principal: IngestPrincipal, decoded: Decoded, *, optimistic: bool) -> Outcome:
+    """One transaction with everything of ``decoded``; the spans first (an optimistic write fails before the rest)."""
     accepted = 0
     # COPY goes around Django's cursor wrapper; this turns psycopg's errors into django.db's all the same.
     with connection.wrap_database_errors, transaction.atomic():
         configure_transaction()
         if decoded.spans:
-            write_spans(principal.organization_id, principal.project_id, decoded.spans)
+            write_spans(principal.organization_id, principal.project_id, decoded.spans, optimistic=optimistic)
             accepted += len(decoded.spans)
             announce(principal.organization_id, principal.project_id, "spans", len(decoded.spans))
         if decoded.logs:

@@ -6,7 +6,9 @@ Why this shape:
   by ``INSERT ... SELECT ... ON CONFLICT`` (bench/ingest.py, docs/benchmarks.md).
 - Stored once: the primary key refuses a span already stored. The COPY runs in a savepoint; when it meets
   a stored span (a retried request), the savepoint is rolled back, the spans already stored are looked up
-  and left out, and the rest is copied again. Retries are rare, so the common case pays nothing for them.
+  and left out, and the rest is copied again. The ingest pipeline, whose requests are nearly never retries,
+  writes ``optimistic``: no savepoint (two round trips and ~2 µs of CPU per span saved), and a stored span
+  aborts its transaction with ``StoredBefore``, after which it writes the request again the careful way.
 - Counted once: the rollup deltas are computed here from exactly the spans stored (apps/tracing/deltas.py)
   and appended, never upserted, so writers share no rollup rows and never wait on each other's locks.
 The caller owns the transaction: the receiver answers success only after it commits.
@@ -46,7 +48,7 @@ from apps.tracing.span_batch import (
     span_row,
 )
 
-__all__ = ["COLUMNS", "PARTITIONED", "TYPES", "WriteResult", "span_row", "write_spans"]
+__all__ = ["COLUMNS", "PARTITIONED", "TYPES", "StoredBefore", "WriteResult", "span_row", "write_spans"]
 
 PARTITIONED = (
     "tracing_span", "tracing_red_minute", "tracing_red_tenmin", "tracing_red_hour", "tracing_red_sixhour",
@@ -67,6 +69,10 @@ WHERE EXISTS (SELECT 1 FROM tracing_span s WHERE s.organization_id = %s AND s.pr
 _US_PER_DAY = 86_400_000_000
 
 
+class StoredBefore(Exception):
+    """An optimistic write met spans stored before; its transaction is aborted: write again, not optimistic."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
     received: int
@@ -77,8 +83,13 @@ class WriteResult:
         return self.received - self.inserted
 
 
-def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) -> WriteResult:
-    """Store ``spans`` of one project and roll them up; call inside ``transaction.atomic()``."""
+def write_spans(
+    organization_id: int, project_id: int, spans: Sequence[Span], *, optimistic: bool = False
+) -> WriteResult:
+    """Store ``spans`` of one project and roll them up; call inside ``transaction.atomic()``.
+
+    ``optimistic``: copy without a savepoint; if a span is stored already, raise ``StoredBefore`` and leave the
+    caller's transaction aborted (the caller rolls it back and writes again without ``optimistic``)."""
     if not spans:
         return WriteResult(0, 0)
     fingerprints = Fingerprints()
@@ -86,7 +97,7 @@ def write_spans(organization_id: int, project_id: int, spans: Sequence[Span]) ->
     ensure_partitions_for(PARTITIONED, _days({key[2] for key in rows}))
     with connection.cursor() as cursor:
         upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), _first_seen(rows))
-        stored = _copy_new(cursor, organization_id, project_id, list(rows.values()))
+        stored = _copy_new(cursor, organization_id, project_id, list(rows.values()), optimistic)
         deltas = RollupDeltas()
         _roll_up((organization_id, project_id), stored, deltas)
         deltas.write(cursor)
@@ -113,8 +124,17 @@ def _first_seen(rows: dict[tuple[bytes, bytes, int], tuple[Any, ...]]) -> dict[b
     return {fingerprint: _time(start) for fingerprint, start in first.items()}
 
 
-def _copy_new(cursor: Any, organization_id: int, project_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _copy_new(
+    cursor: Any, organization_id: int, project_id: int, rows: list[tuple[Any, ...]], optimistic: bool
+) -> list[tuple[Any, ...]]:
     """COPY the rows not stored yet; returns them."""
+    if optimistic:
+        try:
+            with cursor.copy(_COPY) as copy:
+                copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
+        except UniqueViolation as exc:
+            raise StoredBefore("some spans of this batch are stored already") from exc
+        return rows
     for _ in range(_ATTEMPTS):
         if not rows:
             return rows

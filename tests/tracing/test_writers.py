@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from apps.otlp.types import Resource, Scope, Span, SpanKind, StatusCode
+from apps.ingest.auth import IngestPrincipal
+from apps.ingest.pipeline import ingest_decoded
+from apps.otlp.types import Decoded, Resource, Scope, Span, SpanKind, StatusCode
 from apps.tracing import histogram
 from apps.tracing.rollups import compact_rollups
-from apps.tracing.writers import write_spans
+from apps.tracing.writers import StoredBefore, write_spans
 from tests.conftest import Tenant
 
 NOW_NS = time.time_ns()
@@ -106,6 +108,23 @@ def test_partly_retried_batch_stores_and_counts_only_the_new_spans(alice: Tenant
     edges = fetch("SELECT source_service, target, call_count FROM tracing_edge_minute WHERE organization_id = %s",
                   alice.organization.pk)  # fmt: skip
     assert edges == [("frontend", "checkout", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_optimistic_write_meeting_stored_spans_stops_and_the_pipeline_writes_again(alice: Tenant) -> None:
+    spans = [make_span(RESOURCE_A, "GET /", error=(i == 4)) for i in range(5)]
+    assert write(alice, spans[:3]) == 3
+    with pytest.raises(StoredBefore), transaction.atomic():
+        write_spans(alice.organization.pk, alice.project.pk, spans, optimistic=True)
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(3,)]
+    decoded = Decoded(spans=list(spans))
+    assert ingest_decoded(IngestPrincipal(alice.organization.pk, alice.project.pk, 0), decoded).accepted == 5
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(5,)]
+    red = folded(
+        "SELECT sum(request_count), sum(error_count) FROM tracing_red_minute WHERE organization_id = %s",
+        alice.organization.pk,
+    )
+    assert red == [(5, 1)]
 
 
 @pytest.mark.django_db(transaction=True)
