@@ -569,6 +569,8 @@ class Scrubber:
         self._clean: list[set[str]] = [set() for _ in range(_KeyInfo.MODES)]
         self._clean_size = 0
         self._clean_free_text = self._clean[_FREE_TEXT.mode]  # names and status messages (scrub_screen.scrub_spans)
+        # scrub_screen.innocent decides for the default rules only: with custom expressions or client IPs, look.
+        self._innocence_names = None if self._regex_rules or scrub_ips else _KV_NAME_SET
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
 
     # ----- tokens
@@ -627,7 +629,7 @@ class Scrubber:
     def _attrs(self, attrs: dict[str, Any], prefix: str) -> tuple[dict[str, Any], int]:
         """The hot loop of ingest, for every attribute map of every record: the common cases (a number, a string
         known clean) are decided in C (``scrub_screen``), and only the rest is looked at here."""
-        pending = needing_a_look(attrs, prefix, self._modes, self._clean, self._min_len)
+        pending = needing_a_look(attrs, prefix, self._modes, self._clean, self._min_len, self._innocence_names)
         if pending is None:
             return attrs, 0
         changed = 0

@@ -9,15 +9,23 @@ and hands the few remaining keys back to ``Scrubber._attrs``.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.object cimport PyObject
+from libc.stdint cimport uint8_t
 
 
-def needing_a_look(dict attrs not None, str prefix, dict modes not None, list clean not None, Py_ssize_t min_len):
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    const uint8_t* PyUnicode_1BYTE_DATA(object text)
+
+
+def needing_a_look(dict attrs not None, str prefix, dict modes not None, list clean not None, Py_ssize_t min_len,
+                   frozenset kv_names=None):
     """The keys of ``attrs`` whose value the scrubber must look at, or None when there are none.
 
     ``modes`` maps a key path (``prefix + key``) to its ``_KeyInfo.mode``, or to -1 for a key whose value is
     redacted whole; ``clean[mode]`` holds the strings found clean under that mode. A value needs no look when
     its key is known and not redacted whole, and it is a number, a bool, a string shorter than ``min_len`` or
-    a string in ``clean[mode]``. Everything else does: unknown keys, lists, maps, bytes and None included.
+    a string in ``clean[mode]``, or, given ``kv_names``, a string ``innocent`` finds nothing in. Everything else
+    does: unknown keys, lists, maps, bytes and None included.
     """
     cdef Py_ssize_t position = 0
     cdef PyObject* key_ptr
@@ -36,6 +44,9 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, list cl
                 kind = type(value)
                 if kind is str:
                     if len(<str>value) < min_len or value in <set>clean[mode]:
+                        continue
+                    if kv_names is not None and _innocent(<str>value, kv_names):
+                        _remember_clean(<set>clean[mode], value)
                         continue
                 elif kind is int or kind is float or kind is bool:
                     continue
@@ -56,6 +67,64 @@ cdef inline bint _is_word(Py_UCS4 char):
     return char.isalnum() or char == u"_" or char == u"-"
 
 
+# Innocent values are remembered clean like the scrubber's own (apps/ingest/scrub.py: short ones, in bounded sets):
+# most repeat, and a set lookup is cheaper than a second look.
+cdef Py_ssize_t _CLEAN_MAX_LENGTH = 512
+cdef Py_ssize_t _CLEAN_MAX_ENTRIES = 50_000
+
+
+cdef inline void _remember_clean(set clean, str value) except *:
+    if len(value) <= _CLEAN_MAX_LENGTH:
+        if len(clean) >= _CLEAN_MAX_ENTRIES:
+            clean.clear()
+        clean.add(value)
+
+
+cdef inline bint _is_word_at(const uint8_t* data, Py_ssize_t n, Py_ssize_t i, const char* word, Py_ssize_t size):
+    """Whether ASCII ``data[i:i + size]``, lower-cased, is ``word``."""
+    cdef Py_ssize_t k
+    if i + size > n:
+        return False
+    for k in range(size):
+        if (data[i + k] | 0x20) != <uint8_t>word[k]:
+            return False
+    return True
+
+
+cdef bint _innocent(str text, frozenset kv_names) except -1:
+    cdef const uint8_t* data
+    cdef Py_ssize_t i, n = len(text)
+    cdef uint8_t c
+    cdef bint colon = False
+    if not PyUnicode_IS_ASCII(text):
+        return False  # lower() of some letters outside ASCII gives ASCII ones ("İ" → "i̇")
+    data = PyUnicode_1BYTE_DATA(text)
+    for i in range(n):
+        c = data[i]
+        if c == b"=" or c == b"@":
+            return False
+        if c == b":":
+            colon = True
+        elif c == b"e" and i + 2 < n and data[i + 1] == b"y" and data[i + 2] == b"J":
+            return False
+        elif (c | 0x20) == b"u" and _is_word_at(data, n, i, b"uthori", 6):
+            return False
+        elif (c | 0x20) == b"e" and _is_word_at(data, n, i, b"earer", 5):
+            return False
+    if _text_shape(text):
+        return False
+    return not (colon and names_a_credential(text.lower(), kv_names))
+
+
+def innocent(str text not None, frozenset kv_names not None):
+    """Whether the scrubber's default rules (no custom expressions, client IPs kept) find nothing in ``text``
+    under any key that is not redacted whole: ASCII without '=', '@', ``eyJ``, ``authori``/``bearer`` in any
+    case, without the IBAN and card shapes, and where a ':' is, without a credential name before it
+    (``names_a_credential``). Spares the Python look at values seen once (ids, paths, addresses, statements
+    with ids in them): they are never clean-cached, so each took the whole chain of checks."""
+    return _innocent(text, kv_names)
+
+
 def text_shape(str text not None):
     """Which of the scrubber's shape detectors can match ``text``, in one pass (``IBAN_SHAPE | CARD_SHAPE``).
 
@@ -64,6 +133,10 @@ def text_shape(str text not None):
     whose groups are joined by single spaces or dashes (every card is 13-19 digits so written). Replaces two
     regular-expression scans that cost 2-3 µs each on a URL.
     """
+    return _text_shape(text)
+
+
+cdef int _text_shape(str text) except -1:
     cdef int flags = 0
     cdef Py_ssize_t index, length = len(text), digits = 0
     cdef Py_UCS4 char, previous = 0
@@ -120,16 +193,17 @@ cdef bint _text_needs_a_look(object text, set clean_text):
     return bool(text) and text not in clean_text
 
 
-cdef bint _span_needs_a_look(object span, dict modes, list clean, Py_ssize_t min_len, set clean_text) except -1:
-    if needing_a_look(span.attributes, "", modes, clean, min_len) is not None:
+cdef bint _span_needs_a_look(object span, dict modes, list clean, Py_ssize_t min_len, set clean_text,
+                             frozenset kv_names) except -1:
+    if needing_a_look(span.attributes, "", modes, clean, min_len, kv_names) is not None:
         return True
     if _text_needs_a_look(span.name, clean_text) or _text_needs_a_look(span.status_message, clean_text):
         return True
     for event in span.events:
-        if needing_a_look(event.attributes, "", modes, clean, min_len) is not None:
+        if needing_a_look(event.attributes, "", modes, clean, min_len, kv_names) is not None:
             return True
     for link in span.links:
-        if needing_a_look(link.attributes, "", modes, clean, min_len) is not None:
+        if needing_a_look(link.attributes, "", modes, clean, min_len, kv_names) is not None:
             return True
     return False
 
@@ -143,10 +217,11 @@ def scrub_spans(scrubber, list spans not None):
     cdef list clean = scrubber._clean
     cdef Py_ssize_t min_len = scrubber._min_len
     cdef set clean_text = scrubber._clean_free_text
+    cdef frozenset kv_names = scrubber._innocence_names
     cdef Py_ssize_t changed = 0
     last_in = last_out = None
     for span in spans:
-        if _span_needs_a_look(span, modes, clean, min_len, clean_text):
+        if _span_needs_a_look(span, modes, clean, min_len, clean_text, kv_names):
             changed += scrubber._scrub_span_content(span)
         resource = span.resource
         if resource is not last_in:

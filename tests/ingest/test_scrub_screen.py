@@ -17,6 +17,7 @@ from apps.ingest import scrub
 from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
+    innocent,
     names_a_credential,
     needing_a_look,
     params_need_a_look,
@@ -198,3 +199,53 @@ def test_the_url_parameter_gate_skips_urls_of_known_names() -> None:
     assert scrubber.scrub_value("url.full", "https://h/cart?ref=1&session=s3") == (
         "https://h/cart?ref=1&session=[REDACTED:secret]"
     )
+
+
+# Pieces of every kind the default rules look for, in several cases, and innocent ones around them.
+_INNOCENCE_PIECES = st.sampled_from([
+    "http://", "https://h.example", ":8080", "/v1/", "?", "&", "#", ";", "=", "@", ".", " ", "-", "_", ":", '"',
+    "eyJ", "EYJ", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIz", "Authorization", "AUTHORI", "Bearer ",
+    "bEaReR", "password", "Session_Id", "api-key", "token", "session", "user", "cart", "GET", "SELECT 1",
+    "jane@example.com", "4111 1111 1111 1111", "4111111111111111", "DE89370400440532013000", "GB82", "10.0.0.1",
+    "::1", "1", "42", "2024", "x", "é", "İ", "K", "\t", "password=", "token=x", "?session_id=1", "api_key: ",
+])  # fmt: skip
+_INNOCENCE_KEYS = [
+    "url.full",
+    "url.query",
+    "db.statement",
+    "note",
+    "client.address",
+    "exception.message",
+    "code.lineno",
+]
+
+
+@FUZZ
+@given(_joined(_INNOCENCE_PIECES) | st.text(max_size=60), st.sampled_from(_INNOCENCE_KEYS))
+def test_an_innocent_value_is_one_the_scrubber_leaves_as_it_is(text: str, key: str) -> None:
+    """``innocent`` stands in front of the scrubber's whole look at a string (default rules): every text it lets
+    by, the scrubber would have returned unchanged, under any key not redacted whole."""
+    if innocent(text, scrub._KV_NAME_SET):
+        assert scrub.Scrubber().scrub_value(key, text) == text
+        assert scrub.Scrubber().scrub_text(text) == text
+
+
+def test_innocent_takes_plain_values_and_leaves_the_rest_to_the_scrubber() -> None:
+    names = scrub._KV_NAME_SET
+    for text in ("/checkout/1234567", "http://cart.shop.internal:8080/v1/12345678", "GET cart:user-1", "10.0.3.4"):
+        assert innocent(text, names)
+    for text in ("a=1", "jane@example.com", "x eyJhbGciOi", "AUTHORIZATION", "BeArEr x", "4111 1111 1111 1111",
+                 "DE89 3704", "password: hunter2", "café"):  # fmt: skip
+        assert not innocent(text, names)
+
+
+def test_unique_innocent_values_need_no_look_and_are_remembered_clean() -> None:
+    scrubber = scrub.Scrubber()
+    attributes = {"url.path": "/checkout/1"}
+    assert scrubber.scrub_attributes(attributes) is attributes  # classifies the key
+    fresh = {"url.path": "/checkout/2"}
+    args = (scrubber._modes, scrubber._clean, scrubber._min_len)
+    assert needing_a_look(fresh, "", *args) == ["url.path"]  # without the gate: a look
+    assert needing_a_look(fresh, "", *args, scrubber._innocence_names) is None
+    assert "/checkout/2" in scrubber._clean[scrubber._modes["url.path"]]
+    assert scrub.Scrubber(scrub_ips=True)._innocence_names is None  # the gate knows the default rules only
