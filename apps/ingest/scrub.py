@@ -72,6 +72,7 @@ from urllib.parse import quote, unquote_plus
 from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
+    CleanCache,
     names_a_credential,
     needing_a_look,
     params_need_a_look,
@@ -566,9 +567,8 @@ class Scrubber:
         # Values found clean, per key mode: most attribute values repeat (methods, routes, statements,
         # user agents), so the second sighting costs one set lookup. Values that were changed are never
         # kept, so no PII stays here.
-        self._clean: list[set[str]] = [set() for _ in range(_KeyInfo.MODES)]
-        self._clean_size = 0
-        self._clean_free_text = self._clean[_FREE_TEXT.mode]  # names and status messages (scrub_screen.scrub_spans)
+        self._clean = CleanCache(_KeyInfo.MODES, _CLEAN_CACHE_ENTRIES, _CLEAN_CACHE_MAX_LENGTH)
+        self._clean_free_text = self._clean.sets[_FREE_TEXT.mode]  # names and status messages (scrub_spans)
         # scrub_screen.innocent decides for the default rules only: with custom expressions or client IPs, look.
         self._innocence_names = None if self._regex_rules or scrub_ips else _KV_NAME_SET
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
@@ -706,8 +706,7 @@ class Scrubber:
     # ----- strings
 
     def _string(self, s: str, info: _KeyInfo) -> str:
-        clean = self._clean[info.mode]
-        if s in clean:
+        if s in self._clean.sets[info.mode]:
             return s
         out = s
         for rule in self._regex_rules:
@@ -717,13 +716,7 @@ class Scrubber:
             out = self._patterns(out, info)
         if out != s:
             return out
-        if len(s) <= _CLEAN_CACHE_MAX_LENGTH:
-            self._clean_size += 1
-            if self._clean_size > _CLEAN_CACHE_ENTRIES:
-                for cached in self._clean:
-                    cached.clear()
-                self._clean_size = 1
-            clean.add(s)
+        self._clean.remember(info.mode, s)
         return s
 
     def _credentials(self, out: str, info: _KeyInfo) -> str:

@@ -17,16 +17,43 @@ cdef extern from "Python.h":
     const uint8_t* PyUnicode_1BYTE_DATA(object text)
 
 
-def needing_a_look(dict attrs not None, str prefix, dict modes not None, list clean not None, Py_ssize_t min_len,
-                   frozenset kv_names=None):
+cdef class CleanCache:
+    """Strings the scrubber found clean, one set per key mode (``_KeyInfo.mode``): most attribute values repeat,
+    and a set lookup is cheaper than a second look. Bounded in all: ``max_entries`` strings of at most
+    ``max_length`` characters, and past the bound every set is emptied (the common values return within a
+    request). Filled by the Python scrubber and by ``needing_a_look``'s innocent values alike."""
+
+    cdef readonly list sets
+    cdef Py_ssize_t size, max_entries, max_length
+
+    def __cinit__(self, Py_ssize_t modes, Py_ssize_t max_entries, Py_ssize_t max_length):
+        self.sets = [set() for _ in range(modes)]
+        self.max_entries = max_entries
+        self.max_length = max_length
+
+    cpdef remember(self, Py_ssize_t mode, str value):
+        """Keep ``value`` (found clean under ``mode``, not in its set yet) unless it is too long."""
+        if len(value) > self.max_length:
+            return
+        self.size += 1
+        if self.size > self.max_entries:
+            for cached in self.sets:
+                (<set>cached).clear()
+            self.size = 1
+        (<set>self.sets[mode]).add(value)
+
+
+def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCache clean not None,
+                   Py_ssize_t min_len, frozenset kv_names=None):
     """The keys of ``attrs`` whose value the scrubber must look at, or None when there are none.
 
     ``modes`` maps a key path (``prefix + key``) to its ``_KeyInfo.mode``, or to -1 for a key whose value is
-    redacted whole; ``clean[mode]`` holds the strings found clean under that mode. A value needs no look when
-    its key is known and not redacted whole, and it is a number, a bool, a string shorter than ``min_len`` or
-    a string in ``clean[mode]``, or, given ``kv_names``, a string ``innocent`` finds nothing in. Everything else
-    does: unknown keys, lists, maps, bytes and None included.
+    redacted whole; ``clean.sets[mode]`` holds the strings found clean under that mode. A value needs no look
+    when its key is known and not redacted whole, and it is a number, a bool, a string shorter than ``min_len``
+    or a string in ``clean.sets[mode]``, or, given ``kv_names``, a string ``innocent`` finds nothing in (it is
+    then remembered clean). Everything else does: unknown keys, lists, maps, bytes and None included.
     """
+    cdef list sets = clean.sets
     cdef Py_ssize_t position = 0
     cdef PyObject* key_ptr
     cdef PyObject* value_ptr
@@ -43,10 +70,10 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, list cl
             if mode >= 0:
                 kind = type(value)
                 if kind is str:
-                    if len(<str>value) < min_len or value in <set>clean[mode]:
+                    if len(<str>value) < min_len or value in <set>sets[mode]:
                         continue
                     if kv_names is not None and _innocent(<str>value, kv_names):
-                        _remember_clean(<set>clean[mode], value)
+                        clean.remember(mode, value)
                         continue
                 elif kind is int or kind is float or kind is bool:
                     continue
@@ -65,19 +92,6 @@ cdef Py_ssize_t _CARD_MIN_DIGITS = 13
 
 cdef inline bint _is_word(Py_UCS4 char):
     return char.isalnum() or char == u"_" or char == u"-"
-
-
-# Innocent values are remembered clean like the scrubber's own (apps/ingest/scrub.py: short ones, in bounded sets):
-# most repeat, and a set lookup is cheaper than a second look.
-cdef Py_ssize_t _CLEAN_MAX_LENGTH = 512
-cdef Py_ssize_t _CLEAN_MAX_ENTRIES = 50_000
-
-
-cdef inline void _remember_clean(set clean, str value) except *:
-    if len(value) <= _CLEAN_MAX_LENGTH:
-        if len(clean) >= _CLEAN_MAX_ENTRIES:
-            clean.clear()
-        clean.add(value)
 
 
 cdef inline bint _is_word_at(const uint8_t* data, Py_ssize_t n, Py_ssize_t i, const char* word, Py_ssize_t size):
@@ -193,7 +207,7 @@ cdef bint _text_needs_a_look(object text, set clean_text):
     return bool(text) and text not in clean_text
 
 
-cdef bint _span_needs_a_look(object span, dict modes, list clean, Py_ssize_t min_len, set clean_text,
+cdef bint _span_needs_a_look(object span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
                              frozenset kv_names) except -1:
     if needing_a_look(span.attributes, "", modes, clean, min_len, kv_names) is not None:
         return True
@@ -214,7 +228,7 @@ def scrub_spans(scrubber, list spans not None):
     path (``_scrub_span_content``). Resources, shared by runs of spans, are scrubbed once per object
     (``Scrubber._resource``). Returns how many values changed."""
     cdef dict modes = scrubber._modes
-    cdef list clean = scrubber._clean
+    cdef CleanCache clean = scrubber._clean
     cdef Py_ssize_t min_len = scrubber._min_len
     cdef set clean_text = scrubber._clean_free_text
     cdef frozenset kv_names = scrubber._innocence_names

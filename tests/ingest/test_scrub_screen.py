@@ -17,6 +17,7 @@ from apps.ingest import scrub
 from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
+    CleanCache,
     innocent,
     names_a_credential,
     needing_a_look,
@@ -96,13 +97,21 @@ def test_needing_a_look_matches_the_clean_value_rule(
     attrs: dict[str, object], modes: dict[str, int], min_len: int
 ) -> None:
     clean: list[set[str]] = [{"GET", "/cart"}, {"ok"}, {"https://h/p?q=1"}]
-    assert needing_a_look(attrs, "", modes, clean, min_len) == _model(attrs, modes, clean, min_len)
+    assert needing_a_look(attrs, "", modes, _cache(clean), min_len) == _model(attrs, modes, clean, min_len)
+
+
+def _cache(sets: list[set[str]]) -> CleanCache:
+    cache = CleanCache(len(sets), 100, 512)
+    for mode, values in enumerate(sets):
+        for value in values:
+            cache.remember(mode, value)
+    return cache
 
 
 def test_needing_a_look_prefixes_nested_keys() -> None:
     modes = {"db.statement": 0}
-    assert needing_a_look({"statement": "SELECT 1"}, "db.", modes, [{"SELECT 1"}], 6) is None
-    assert needing_a_look({"statement": "SELECT 1"}, "", modes, [{"SELECT 1"}], 6) == ["statement"]
+    assert needing_a_look({"statement": "SELECT 1"}, "db.", modes, _cache([{"SELECT 1"}]), 6) is None
+    assert needing_a_look({"statement": "SELECT 1"}, "", modes, _cache([{"SELECT 1"}]), 6) == ["statement"]
 
 
 def test_a_span_of_known_clean_values_is_decided_without_a_look() -> None:
@@ -247,5 +256,16 @@ def test_unique_innocent_values_need_no_look_and_are_remembered_clean() -> None:
     args = (scrubber._modes, scrubber._clean, scrubber._min_len)
     assert needing_a_look(fresh, "", *args) == ["url.path"]  # without the gate: a look
     assert needing_a_look(fresh, "", *args, scrubber._innocence_names) is None
-    assert "/checkout/2" in scrubber._clean[scrubber._modes["url.path"]]
+    assert "/checkout/2" in scrubber._clean.sets[scrubber._modes["url.path"]]
     assert scrub.Scrubber(scrub_ips=True)._innocence_names is None  # the gate knows the default rules only
+
+
+def test_the_clean_cache_is_bounded_in_all_and_keeps_short_values_only() -> None:
+    cache = CleanCache(2, 3, 8)
+    cache.remember(0, "a")
+    cache.remember(1, "b")
+    cache.remember(1, "too long a value")
+    cache.remember(0, "c")
+    assert cache.sets == [{"a", "c"}, {"b"}]
+    cache.remember(1, "d")  # the fourth: every set starts again
+    assert cache.sets == [set(), {"d"}]
