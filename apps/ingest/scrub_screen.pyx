@@ -134,8 +134,8 @@ def innocent(str text not None, frozenset kv_names not None):
     """Whether the scrubber's default rules (no custom expressions, client IPs kept) find nothing in ``text``
     under any key that is not redacted whole: ASCII without '=', '@', ``eyJ``, ``authori``/``bearer`` in any
     case, without the IBAN and card shapes, and where a ':' is, without a credential name before it
-    (``names_a_credential``). Spares the Python look at values seen once (ids, paths, addresses, statements
-    with ids in them): they are never clean-cached, so each took the whole chain of checks."""
+    (``names_a_credential``). Spares the Python look at values seen once (ids in paths, URLs and statements,
+    addresses), which the clean cache cannot help with: each took the scrubber's whole chain of checks."""
     return _innocent(text, kv_names)
 
 
