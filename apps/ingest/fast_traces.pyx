@@ -80,9 +80,15 @@ cdef inline uint64_t _hash(const uint8_t* p, Py_ssize_t n):
     if n:
         word = 0
         memcpy(&word, p, n)
-        h = (h ^ word) * 0xC4CEB9FE1A85EC53ULL
-    h ^= h >> 29
-    return h * 0x9E3779B97F4A7C15ULL
+        h = (h ^ word) * 0xFF51AFD7ED558CCDULL
+    # MurmurHash3's finaliser: every input bit reaches the low bits the table indexes by (a multiply alone
+    # carries a difference only upwards, and attributes often differ only in their last bytes)
+    h ^= h >> 33
+    h *= 0xFF51AFD7ED558CCDULL
+    h ^= h >> 33
+    h *= 0xC4CEB9FE1A85EC53ULL
+    h ^= h >> 33
+    return h
 
 
 cdef class _State:

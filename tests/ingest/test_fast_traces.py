@@ -299,3 +299,23 @@ def test_the_attribute_memo_grows_and_tells_attributes_apart() -> None:
     assert [s.attributes["id"] for s in fast.spans[:3]] == ["v0x", "v1x", "v2x"]
     assert fast.spans[699].attributes["key699"] == 699
     assert fast.spans[39].attributes["long"] == "x" * 39
+
+
+def test_the_memo_finds_attributes_that_differ_only_in_their_last_bytes() -> None:
+    """Repeated attributes decode to one shared value: the memo found them. Ids that differ in their last
+    characters only are the common case, and a hash that did not carry those bits into the table's index
+    crowded them past the probe bound, so most repeats were decoded anew."""
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    spans = req.resource_spans.add().scope_spans.add().spans
+    for i in range(6000):
+        span = spans.add(trace_id=bytes(range(1, 17)), span_id=(i + 1).to_bytes(8, "big"), name="op",
+                         start_time_unix_nano=NOW - 1000, end_time_unix_nano=NOW)  # fmt: skip
+        # 32 bytes on the wire: the digits that differ are the high bytes of the last eight-byte word
+        _add_attrs(span.attributes, [("enduser.id", f"user-{i % 3000:011d}")])
+    fast = fast_traces.decode(req.SerializeToString())
+    assert fast is not None
+    shared = sum(
+        a.attributes["enduser.id"] is b.attributes["enduser.id"]
+        for a, b in zip(fast.spans[:3000], fast.spans[3000:], strict=True)
+    )
+    assert shared >= 2990  # a few may fall past the probe bound (it bounds the work of crafted collisions)
