@@ -44,7 +44,8 @@ a whole word that is a credential name before ``:``/``=``, a 13-digit run, an IB
 URL parameter name not known clean), and the expensive expressions run only when it hits. Key decisions
 are cached per key, and values found clean are remembered per key kind (bounded, never a value that was
 changed), because most attribute values repeat; which attributes and spans need a look at all is decided in
-C. See bench/bench_scrub.py and docs/benchmarks.md.
+C, which also passes strings the default rules cannot change (``scrub_screen.innocent``: no mark or shape any
+of them starts from). See bench/bench_scrub.py and docs/benchmarks.md.
 
 Custom rules (``ScrubRule``) are checked first: key rules win over the default key names, regex rules
 run on every string value before the default detectors. Regexes are validated when the rule is

@@ -130,8 +130,7 @@ def _copy_new(
     """COPY the rows not stored yet; returns them."""
     if optimistic:
         try:
-            with cursor.copy(_COPY) as copy:
-                copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
+            _copy(cursor, rows)
         except UniqueViolation as exc:
             raise StoredBefore("some spans of this batch are stored already") from exc
         return rows
@@ -139,9 +138,8 @@ def _copy_new(
         if not rows:
             return rows
         try:
-            # in a savepoint: a refused COPY leaves the caller's transaction usable
-            with transaction.atomic(), cursor.copy(_COPY) as copy:
-                copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
+            with transaction.atomic():  # a savepoint: a refused COPY leaves the caller's transaction usable
+                _copy(cursor, rows)
             return rows
         except UniqueViolation:
             cursor.execute(
@@ -152,6 +150,11 @@ def _copy_new(
             known = {index for (index,) in cursor.fetchall()}
             rows = [row for index, row in enumerate(rows) if index not in known]
     raise OperationalError("Spans of this request are being written by concurrent requests; retry.")
+
+
+def _copy(cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+    with cursor.copy(_COPY) as copy:
+        copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
 
 
 def _roll_up(tenant: Tenant, rows: list[tuple[Any, ...]], deltas: RollupDeltas) -> None:
