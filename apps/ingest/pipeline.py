@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.errors.writers import record_errors
-from apps.ingest import decode_json, decode_protobuf, ratelimit
+from apps.ingest import decode_json, decode_protobuf, group_commit, ratelimit
 from apps.ingest.auth import IngestPrincipal
 from apps.ingest.body import JSON
 from apps.ingest.limits import AttributeLimits, limit_decoded
@@ -111,6 +111,14 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
+    if decoded.spans and not decoded.logs and not decoded.metrics:  # a trace request: with its project's others
+        project = (principal.organization_id, principal.project_id)
+        group_commit.write_together(project, decoded, lambda merged: _write_retrying(principal, merged))
+        return Outcome(accepted=len(decoded.spans), rejected=decoded.rejected, message=decoded.rejection_reason)
+    return _write_retrying(principal, decoded)
+
+
+def _write_retrying(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     try:
         return _write(principal, decoded, optimistic=True)
     except StoredBefore:  # a retried request: rolled back, written again leaving out what is stored

@@ -1,0 +1,199 @@
+"""Group commit (apps/ingest/group_commit.py): trace requests of one project that queue while a transaction runs
+are written in the next one, each answered after its own commit, each failing only for its own fault."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.db import DataError, OperationalError, connection, transaction
+
+from apps.ingest import group_commit
+from apps.ingest.auth import IngestPrincipal
+from apps.ingest.pipeline import Outcome, ingest_decoded
+from apps.live import arrivals
+from apps.otlp.types import Decoded, Resource, Scope, Span, SpanKind
+from apps.tracing.rollups import compact_rollups
+from tests.conftest import Tenant
+
+RESOURCE = Resource({"service.name": "frontend"})
+
+
+@pytest.fixture(autouse=True)
+def _announced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live announcements of a burst would leave a second later from a timer thread with a database connection of
+    its own, open when the test database is dropped: here each leaves at its commit, from the sender's thread."""
+    monkeypatch.setattr(arrivals, "INTERVAL_SECONDS", 0.0)
+
+
+def request(count: int, **fields: Any) -> Decoded:
+    now = time.time_ns()
+    spans = [
+        Span(resource=RESOURCE, scope=Scope("tests"), trace_id=os.urandom(16), span_id=os.urandom(8),
+             parent_span_id=None, name="GET /", kind=SpanKind.SERVER, start_ns=now, end_ns=now + 5_000_000,
+             attributes={"http.route": "/"}, **fields)
+        for _ in range(count)
+    ]  # fmt: skip
+    return Decoded(spans=spans)
+
+
+def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def transactions_of(decoded: Decoded) -> set[int]:
+    """The transactions that stored the request's spans (their rows' xmin)."""
+    rows = fetch("SELECT DISTINCT xmin::text::bigint FROM tracing_span WHERE span_id = ANY(%s)",
+                 [span.span_id for span in decoded.spans])  # fmt: skip
+    return {xmin for (xmin,) in rows}
+
+
+class Sender(threading.Thread):
+    """Sends one request through the pipeline in a thread of its own; keeps its outcome or exception."""
+
+    def __init__(self, tenant: Tenant, decoded: Decoded) -> None:
+        super().__init__()
+        self.principal = IngestPrincipal(tenant.organization.pk, tenant.project.pk, 0)
+        self.decoded = decoded
+        self.outcome: Outcome | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.outcome = ingest_decoded(self.principal, self.decoded)
+        except BaseException as exc:  # checked by the test
+            self.error = exc
+        finally:
+            connection.close()
+
+
+def queued(tenant: Tenant) -> int:
+    """Requests of the tenant's project waiting for the transaction after the running one (-1: none running)."""
+    queue = group_commit._queues.get((tenant.organization.pk, tenant.project.pk))
+    return len(queue.waiting) if queue is not None else -1
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@contextmanager
+def rollup_deltas_locked() -> Iterator[threading.Event]:
+    """Another transaction holds a lock that stops every span write at its rollup deltas until the event is set."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                connection.cursor().execute("LOCK TABLE tracing_red_delta_packed IN SHARE MODE")
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def start(senders: list[Sender]) -> None:
+    for sender in senders:
+        sender.start()
+
+
+def join(senders: list[Sender]) -> None:
+    for sender in senders:
+        sender.join(60)
+        assert not sender.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_queued_behind_a_transaction_are_written_together_in_the_next(alice: Tenant) -> None:
+    first, second, third = (Sender(alice, request(n)) for n in (5, 7, 3))
+    with rollup_deltas_locked() as release:
+        start([first])
+        wait_for(lambda: queued(alice) == 0)  # the first request leads, blocked by the lock
+        start([second, third])
+        wait_for(lambda: queued(alice) == 2)
+        assert first.outcome is second.outcome is third.outcome is None  # nothing answered before its commit
+        release.set()
+        join([first, second, third])
+    assert [s.error for s in (first, second, third)] == [None, None, None]
+    assert [s.outcome.accepted for s in (first, second, third)] == [5, 7, 3]  # type: ignore[union-attr]
+    assert transactions_of(second.decoded) == transactions_of(third.decoded)
+    assert transactions_of(first.decoded).isdisjoint(transactions_of(second.decoded))
+    assert len(transactions_of(second.decoded)) == 1
+    compact_rollups()
+    assert fetch("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
+                 alice.organization.pk) == [(15,)]  # fmt: skip
+    assert group_commit._queues == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_the_database_refuses_fails_alone_and_its_group_is_stored(alice: Tenant) -> None:
+    bad = request(2, dropped_attributes_count=2**40)  # more than the int4 column holds
+    first, refused, fine = Sender(alice, request(4)), Sender(alice, bad), Sender(alice, request(6))
+    with rollup_deltas_locked() as release:
+        start([first])
+        wait_for(lambda: queued(alice) == 0)
+        start([refused])
+        wait_for(lambda: queued(alice) == 1)
+        start([fine])
+        wait_for(lambda: queued(alice) == 2)
+        release.set()
+        join([first, refused, fine])
+    assert isinstance(refused.error, DataError)
+    assert "dropped_attributes_count" in str(refused.error)
+    assert first.error is None
+    assert fine.error is None
+    assert fine.outcome is not None
+    assert fine.outcome.accepted == 6
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(10,)]
+    compact_rollups()
+    assert fetch("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
+                 alice.organization.pk) == [(10,)]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_database_fails_every_request_of_the_group_and_stores_nothing(alice: Tenant, settings: Any) -> None:
+    settings.VIGIL_INGEST_STATEMENT_TIMEOUT_MS = 700
+    senders = [Sender(alice, request(n)) for n in (3, 4, 5)]
+    with rollup_deltas_locked():
+        start(senders[:1])
+        wait_for(lambda: queued(alice) == 0)
+        start(senders[1:])
+        join(senders)
+    assert all(isinstance(s.error, OperationalError) for s in senders), [s.error for s in senders]
+    assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s", alice.organization.pk) == [(0,)]
+    assert group_commit._queues == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_concurrent_requests_are_each_stored_and_counted_once(alice: Tenant, bob: Tenant) -> None:
+    senders = [Sender(tenant, request(n)) for n in (1, 40, 200, 512, 3, 90) for tenant in (alice, bob, alice)]
+    start(senders)
+    join(senders)
+    assert [s.error for s in senders] == [None] * len(senders)
+    assert [s.outcome.accepted for s in senders] == [len(s.decoded.spans) for s in senders]  # type: ignore[union-attr]
+    compact_rollups()
+    for tenant, spans in ((alice, 2 * 846), (bob, 846)):
+        assert fetch("SELECT count(*) FROM tracing_span WHERE organization_id = %s",
+                     tenant.organization.pk) == [(spans,)]  # fmt: skip
+        assert fetch("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
+                     tenant.organization.pk) == [(spans,)]  # fmt: skip
+    assert group_commit._queues == {}
