@@ -74,6 +74,7 @@ from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
     CleanCache,
+    UrlMasks,
     names_a_credential,
     needing_a_look,
     params_need_a_look,
@@ -409,6 +410,7 @@ class _KeyInfo:
 
 
 _FREE_TEXT = _KeyInfo(None, None)
+_URL_MODES, _URL_MODE = 3, 1  # the mode bits of url and query_start; a URL's mode has url only (scrub_screen._URL)
 _CLEAN_CACHE_ENTRIES = 50_000
 _CLEAN_CACHE_MAX_LENGTH = 512
 
@@ -565,6 +567,7 @@ class Scrubber:
         self._keys: dict[str, _KeyInfo] = {}
         self._modes: dict[str, int] = {}  # per key in _keys: its mode, -1 if redacted whole (for scrub_screen)
         self._clean_params: set[str] = set()  # URL parameter names that are not credentials (scrub_screen)
+        self._param_tokens: dict[str, str] = {}  # URL parameter names whose values are replaced, and the token
         # Values found clean, per key mode: most attribute values repeat (methods, routes, statements,
         # user agents), so the second sighting costs one set lookup. Values that were changed are never
         # kept, so no PII stays here.
@@ -572,6 +575,14 @@ class Scrubber:
         self._clean_free_text = self._clean.sets[_FREE_TEXT.mode]  # names and status messages (scrub_spans)
         # scrub_screen.innocent decides for the default rules only: with custom expressions or client IPs, look.
         self._innocence_names = None if self._regex_rules or scrub_ips else _KV_NAME_SET
+        # URLs with credential parameters, redacted in C into a string known clean (scrub_screen.UrlMasks): for the
+        # default rules replacing, where a credential's token does not depend on its value.
+        self._url_masks = (
+            UrlMasks(self._clean_params, self._param_tokens)
+            if self._innocence_names is not None and default_action == "replace"
+            else None
+        )
+        self._url_candidates: set[str] = set()  # URLs so redacted once: seen again, they are checked (_learn_url)
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
 
     # ----- tokens
@@ -630,12 +641,13 @@ class Scrubber:
     def _attrs(self, attrs: dict[str, Any], prefix: str) -> tuple[dict[str, Any], int]:
         """The hot loop of ingest, for every attribute map of every record: the common cases (a number, a string
         known clean) are decided in C (``scrub_screen``), and only the rest is looked at here."""
-        pending = needing_a_look(attrs, prefix, self._modes, self._clean, self._min_len, self._innocence_names)
-        if pending is None:
-            return attrs, 0
-        changed = 0
-        out: dict[str, Any] | None = None
-        for key in pending:
+        replaced: dict[str, Any] = {}
+        pending = needing_a_look(
+            attrs, prefix, self._modes, self._clean, self._min_len, self._innocence_names, self._url_masks, replaced
+        )
+        changed = len(replaced)
+        out: dict[str, Any] | None = {**attrs, **replaced} if replaced else None
+        for key in pending or ():
             path = prefix + key if prefix else key
             new, n = self._value(self._key_info(path), path, attrs[key])
             if n:
@@ -716,9 +728,27 @@ class Scrubber:
             out = self._credentials(out, info)
             out = self._patterns(out, info)
         if out != s:
+            if self._url_masks is not None and info.mode & _URL_MODES == _URL_MODE:
+                self._learn_url(s, out, info)
             return out
         self._clean.remember(info.mode, s)
         return s
+
+    def _learn_url(self, url: str, scrubbed: str, info: _KeyInfo) -> None:
+        """When the scrubbed ``url`` is just its credential parameters replaced (``UrlMasks.masked``), remember it
+        clean once a second URL is scrubbed into it and a look at it finds nothing: later URLs that differ only
+        in those credentials (session ids, tokens) are then redacted in C (``needing_a_look``). Checked on the
+        second sighting, so a URL seen once costs one set entry, not a second look."""
+        assert self._url_masks is not None
+        if self._url_masks.masked(url) != scrubbed:
+            return
+        if scrubbed not in self._url_candidates:
+            if len(self._url_candidates) > 10_000:
+                self._url_candidates.clear()
+            self._url_candidates.add(scrubbed)
+            return
+        self._url_candidates.discard(scrubbed)
+        self._string(scrubbed, info)  # remembers it clean if a look changes nothing
 
     def _credentials(self, out: str, info: _KeyInfo) -> str:
         """Things recognised by a name next to them: URL parameters, ``name=value``, ``Authorization:``."""
@@ -799,7 +829,12 @@ class Scrubber:
             return match.group(0)
         category = _param_category(name)
         if category is not None:
-            return f"{name}={self._token(category, unquote_plus(value))}"
+            token = self._token(category, unquote_plus(value))
+            if self.default_action == "replace":  # the token depends on the name alone (scrub_screen.UrlMasks)
+                if len(self._param_tokens) > 10_000:
+                    self._param_tokens.clear()
+                self._param_tokens[name] = token
+            return f"{name}={token}"
         if len(self._clean_params) > 10_000:
             self._clean_params.clear()
         self._clean_params.add(name)  # its values are never redacted by name (a pure function of the name)

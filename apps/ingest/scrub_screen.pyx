@@ -43,15 +43,103 @@ cdef class CleanCache:
         (<set>self.sets[mode]).add(value)
 
 
+# ``_KeyInfo.mode`` bits: ``url`` and ``query_start`` (apps/ingest/scrub.py); a URL's mode has the first only.
+cdef Py_ssize_t _URL = 1, _URL_MODES = 3
+
+
+cdef class UrlMasks:
+    """What the scrubber has learnt about URL query parameters, to redact credentials in a URL without the Python
+    look (``Scrubber._url_params``): the names that are not credentials (``clean``) and those whose values are
+    replaced, with the token each value becomes (``tokens``). Both filled by ``Scrubber._param_sub``; for the
+    default rules in ``replace`` mode only (a hash token depends on the value)."""
+
+    cdef readonly set clean
+    cdef readonly dict tokens
+
+    def __cinit__(self, set clean not None, dict tokens not None):
+        self.clean = clean
+        self.tokens = tokens
+
+    def masked(self, str url not None):
+        """``url`` with the values of its credential parameters replaced, as ``Scrubber._url_params`` would (the
+        parameters after the first '?', '#' or ';', found as ``_PARAM_RE`` finds them), ``url`` itself when none
+        is, or None when that cannot be told from the names learnt so far: a name in neither set, a '%' or '+'
+        (values the scrubber decodes), a value starting with '[' (perhaps a token already)."""
+        return self._masked(url)
+
+    cdef object _masked(self, str url):
+        cdef Py_ssize_t cut = -1, length = len(url), i, name_start, name_end, value_end, copied
+        cdef Py_UCS4 char
+        cdef list parts = None
+        cdef PyObject* token
+        for i in range(length):
+            char = url[i]
+            if char == u"?" or char == u"#" or char == u";":
+                cut = i
+                break
+        if cut < 0:
+            return url
+        for i in range(cut, length):
+            char = url[i]
+            if char == u"%" or char == u"+":
+                return None
+        copied = 0
+        i = cut
+        while i < length:
+            # a parameter starts after one of ?&;# with a name (no =&#?;/ or space) directly followed by '='
+            char = url[i]
+            i += 1
+            if not (char == u"?" or char == u"&" or char == u";" or char == u"#"):
+                continue
+            name_start = name_end = i
+            while name_end < length and not _ends_a_param_name(url[name_end]):
+                name_end += 1
+            if name_end == name_start or name_end == length or url[name_end] != u"=":
+                continue
+            value_end = name_end + 1
+            while value_end < length and not _ends_a_param_value(url[value_end]):
+                value_end += 1
+            i = value_end
+            if value_end == name_end + 1:
+                continue  # no value
+            if url[name_end + 1] == u"[":
+                return None
+            name = url[name_start:name_end]
+            token = PyDict_GetItem(self.tokens, name)
+            if token is NULL:
+                if name in self.clean:
+                    continue
+                return None
+            if parts is None:
+                parts = []
+            parts.append(url[copied:name_end + 1])
+            parts.append(<object>token)
+            copied = value_end
+        if parts is None:
+            return url
+        parts.append(url[copied:])
+        return "".join(parts)
+
+
+cdef inline bint _ends_a_param_name(Py_UCS4 char):
+    return char == u"=" or char == u"&" or char == u"#" or char == u"?" or char == u";" or char == u"/" or char.isspace()
+
+
+cdef inline bint _ends_a_param_value(Py_UCS4 char):
+    return char == u"&" or char == u"#" or char == u";" or char == u"?" or char.isspace()
+
+
 def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCache clean not None,
-                   Py_ssize_t min_len, frozenset kv_names=None):
+                   Py_ssize_t min_len, frozenset kv_names=None, UrlMasks masks=None, dict replaced=None):
     """The keys of ``attrs`` whose value the scrubber must look at, or None when there are none.
 
     ``modes`` maps a key path (``prefix + key``) to its ``_KeyInfo.mode``, or to -1 for a key whose value is
     redacted whole; ``clean.sets[mode]`` holds the strings found clean under that mode. A value needs no look
     when its key is known and not redacted whole, and it is a number, a bool, a string shorter than ``min_len``
     or a string in ``clean.sets[mode]``, or, given ``kv_names``, a string ``innocent`` finds nothing in (it is
-    then remembered clean). Everything else does: unknown keys, lists, maps, bytes and None included.
+    then remembered clean). Given ``masks`` and ``replaced``, a URL whose credential parameters ``masks``
+    replaces (``UrlMasks.masked``) into a string known clean needs no look either: ``replaced[key]`` is then
+    that string, the scrubbed value. Everything else does: unknown keys, lists, maps, bytes and None included.
     """
     cdef list sets = clean.sets
     cdef Py_ssize_t position = 0
@@ -59,7 +147,7 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCa
     cdef PyObject* value_ptr
     cdef PyObject* mode_ptr
     cdef list pending = None
-    cdef object key, value, kind
+    cdef object key, value, kind, masked
     cdef Py_ssize_t mode
     while PyDict_Next(attrs, &position, &key_ptr, &value_ptr):
         key = <object>key_ptr
@@ -75,6 +163,11 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCa
                     if kv_names is not None and _innocent(<str>value, kv_names):
                         clean.remember(mode, value)
                         continue
+                    if masks is not None and replaced is not None and mode & _URL_MODES == _URL:
+                        masked = masks._masked(<str>value)
+                        if masked is not None and masked is not value and masked in <set>sets[mode]:
+                            replaced[key] = masked
+                            continue
                 elif kind is int or kind is float or kind is bool:
                     continue
         if pending is None:
@@ -207,36 +300,49 @@ cdef bint _text_needs_a_look(object text, set clean_text):
     return bool(text) and text not in clean_text
 
 
-cdef bint _span_needs_a_look(object span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
-                             frozenset kv_names) except -1:
-    if needing_a_look(span.attributes, "", modes, clean, min_len, kv_names) is not None:
-        return True
+cdef Py_ssize_t _span_look(object span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
+                           frozenset kv_names, UrlMasks masks) except -2:
+    """-1 if the span needs the Python look; else how many attribute values it changed by itself (URLs whose
+    credentials ``masks`` replaced into a string known clean)."""
+    cdef dict replaced = {} if masks is not None else None
+    cdef dict attributes = span.attributes
+    if needing_a_look(attributes, "", modes, clean, min_len, kv_names, masks, replaced) is not None:
+        return -1
     if _text_needs_a_look(span.name, clean_text) or _text_needs_a_look(span.status_message, clean_text):
-        return True
+        return -1
     for event in span.events:
         if needing_a_look(event.attributes, "", modes, clean, min_len, kv_names) is not None:
-            return True
+            return -1
     for link in span.links:
         if needing_a_look(link.attributes, "", modes, clean, min_len, kv_names) is not None:
-            return True
-    return False
+            return -1
+    if not replaced:
+        return 0
+    attributes = dict(attributes)  # a copy, as the Python path makes: the map may be shared
+    attributes.update(replaced)
+    span.attributes = attributes
+    return len(replaced)
 
 
 def scrub_spans(scrubber, list spans not None):
     """``Scrubber.scrub_span`` over a request's spans, the common case in C: a span whose attribute maps, name
-    and status message hold only values known clean is left as it is; the others go to the scrubber's Python
-    path (``_scrub_span_content``). Resources, shared by runs of spans, are scrubbed once per object
-    (``Scrubber._resource``). Returns how many values changed."""
+    and status message hold only values known clean (or URLs ``UrlMasks`` redacts into values known clean) is
+    done here; the others go to the scrubber's Python path (``_scrub_span_content``). Resources, shared by runs
+    of spans, are scrubbed once per object (``Scrubber._resource``). Returns how many values changed."""
     cdef dict modes = scrubber._modes
     cdef CleanCache clean = scrubber._clean
     cdef Py_ssize_t min_len = scrubber._min_len
     cdef set clean_text = scrubber._clean_free_text
     cdef frozenset kv_names = scrubber._innocence_names
-    cdef Py_ssize_t changed = 0
+    cdef UrlMasks masks = scrubber._url_masks
+    cdef Py_ssize_t changed = 0, found
     last_in = last_out = None
     for span in spans:
-        if _span_needs_a_look(span, modes, clean, min_len, clean_text, kv_names):
+        found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks)
+        if found < 0:
             changed += scrubber._scrub_span_content(span)
+        else:
+            changed += found
         resource = span.resource
         if resource is not last_in:
             last_in = resource

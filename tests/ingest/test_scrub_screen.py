@@ -269,3 +269,70 @@ def test_the_clean_cache_is_bounded_in_all_and_keeps_short_values_only() -> None
     assert cache.sets == [{"a", "c"}, {"b"}]
     cache.remember(1, "d")  # the fourth: every set starts again
     assert cache.sets == [set(), {"d"}]
+
+
+_URL_NAMES = st.sampled_from(["session", "token", "api_key", "page", "ref", "id", "x", "new", "", "a b", "é"])
+_URL_VALUES = _joined(st.sampled_from(["1", "42", "x", "é", "/", "=", "[x]", "[REDACTED:secret]", "%41", "+", "\t"]))
+_URL_PARAMETERS = st.tuples(st.sampled_from(["?", "&", ";", "#", "/", " ", ""]), _URL_NAMES, st.booleans(), _URL_VALUES)
+_KNOWN = "https://h/?session=1&token=2&api_key=3&page=4&ref=5&id=6&x=7&%C3%A9=8"
+
+
+@FUZZ
+@given(st.sampled_from(["https://h/cart", "/p", "", "x=1"]), st.lists(_URL_PARAMETERS, max_size=6))
+def test_url_masks_replace_exactly_what_the_url_parameter_expression_replaces(
+    base: str, parameters: list[tuple[str, str, bool, str]]
+) -> None:
+    """``UrlMasks.masked`` stands in for ``Scrubber._url_params`` once the names are learnt: where it answers,
+    it answers the same; where a name is new (or a value may be a token or encoded), it leaves it to Python."""
+    url = base + "".join(sep + name + ("=" + value if has_value else "") for sep, name, has_value, value in parameters)
+    scrubber = scrub.Scrubber()
+    scrubber._url_params(_KNOWN)  # the names met so far ("é" percent-encoded: not learnt as "é")
+    assert scrubber._url_masks is not None
+    masked = scrubber._url_masks.masked(url)
+    if masked is not None:
+        assert masked == scrubber._url_params(url)
+
+
+def test_url_masks_answer_for_urls_of_learnt_names_whatever_the_separators() -> None:
+    scrubber = scrub.Scrubber()
+    scrubber._url_params(_KNOWN)
+    assert scrubber._url_masks is not None
+    urls = ["https://h/p?session=1;page=2", "https://h/p#x=1&token=t/u=v?ref=2", "https://h/p?page=1 token=2",
+            "https://h/p;api_key=k=v&=3&id", "/p?a/token=1&session=2#", "https://h/p?page=\ttoken=3"]  # fmt: skip
+    for url in urls:
+        masked = scrubber._url_masks.masked(url)
+        assert masked is not None, url
+        assert masked == scrubber._url_params(url), url
+
+
+def test_url_masks_leave_to_python_what_they_cannot_tell() -> None:
+    scrubber = scrub.Scrubber()
+    scrubber._url_params("https://h/p?session=1&page=2")
+    masks = scrubber._url_masks
+    assert masks is not None
+    assert masks.masked("https://h/p?page=3&session=77") == "https://h/p?page=3&session=[REDACTED:secret]"
+    assert masks.masked("https://h/p") == "https://h/p"
+    for url in ("https://h/p?page=3&sort=1", "https://h/p?session=a%20b", "https://h/p?session=[x]"):
+        assert masks.masked(url) is None
+    assert scrub.Scrubber(default_action="hash", hash_secret=b"k" * 32)._url_masks is None  # tokens vary by value
+    assert scrub.Scrubber(scrub_ips=True)._url_masks is None
+
+
+def test_urls_differing_only_in_credentials_are_redacted_without_a_look_after_two() -> None:
+    """The scrubbed form of a URL becomes known clean on its second sighting; from the third, URLs that differ
+    from it only in their credential values are redacted in C, with the same result and count as the look."""
+    gated, plain = scrub.Scrubber(), scrub.Scrubber()
+    plain._url_masks = None
+    urls = [f"https://h/cart?page=2&session={n:09d}" for n in range(4)] + ["https://h/cart?session=1&page=2"]
+    for index, url in enumerate(urls):
+        attributes = {"url.full": url, "http.request.method": "GET"}
+        expected = plain.scrub_attributes(attributes)
+        args = (gated._modes, gated._clean, gated._min_len, gated._innocence_names, gated._url_masks)
+        replaced: dict[str, str] = {}
+        looks = needing_a_look(attributes, "", *args, replaced) if index else ["url.full"]
+        assert looks == (None if index in (2, 3) else ["url.full"]), index
+        assert gated.scrub_attributes(attributes) == expected
+        assert (
+            expected["url.full"].endswith("session=[REDACTED:secret]")
+            or "session=[REDACTED:secret]&" in (expected["url.full"])
+        )
