@@ -45,7 +45,8 @@ URL parameter name not known clean), and the expensive expressions run only when
 are cached per key, and values found clean are remembered per key kind (bounded, never a value that was
 changed), because most attribute values repeat; which attributes and spans need a look at all is decided in
 C, which also passes strings the default rules cannot change (``scrub_screen.innocent``: no mark or shape any
-of them starts from). See bench/bench_scrub.py and docs/benchmarks.md.
+of them starts from) and redacts URLs that differ from one already scrubbed only in credential parameters
+(``scrub_screen.UrlMasks``). See bench/bench_scrub.py and docs/benchmarks.md.
 
 Custom rules (``ScrubRule``) are checked first: key rules win over the default key names, regex rules
 run on every string value before the default detectors. Regexes are validated when the rule is
@@ -740,8 +741,8 @@ class Scrubber:
         in those credentials (session ids, tokens) are then redacted in C (``needing_a_look``). Checked on the
         second sighting, so a URL seen once costs one set entry, not a second look."""
         assert self._url_masks is not None
-        if self._url_masks.masked(url) != scrubbed:
-            return
+        if len(scrubbed) > _CLEAN_CACHE_MAX_LENGTH or self._url_masks.masked(url) != scrubbed:
+            return  # too long to be remembered clean, or more than credentials changed
         if scrubbed not in self._url_candidates:
             if len(self._url_candidates) > 10_000:
                 self._url_candidates.clear()
