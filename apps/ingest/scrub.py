@@ -642,11 +642,11 @@ class Scrubber:
     def _attrs(self, attrs: dict[str, Any], prefix: str) -> tuple[dict[str, Any], int]:
         """The hot loop of ingest, for every attribute map of every record: the common cases (a number, a string
         known clean) are decided in C (``scrub_screen``), and only the rest is looked at here."""
-        replaced: dict[str, Any] = {}
+        replaced: dict[str, Any] | None = {} if self._url_masks is not None else None
         pending = needing_a_look(
             attrs, prefix, self._modes, self._clean, self._min_len, self._innocence_names, self._url_masks, replaced
         )
-        changed = len(replaced)
+        changed = len(replaced) if replaced else 0
         out: dict[str, Any] | None = {**attrs, **replaced} if replaced else None
         for key in pending or ():
             path = prefix + key if prefix else key

@@ -197,3 +197,50 @@ def test_many_concurrent_requests_are_each_stored_and_counted_once(alice: Tenant
         assert fetch("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
                      tenant.organization.pk) == [(spans,)]  # fmt: skip
     assert group_commit._queues == {}
+
+
+class _Stopped(BaseException):
+    """Not an ``Exception``: what a leader's thread meets when it is told to stop (like ``SystemExit``)."""
+
+
+def test_a_request_whose_leader_stopped_short_is_never_acknowledged() -> None:
+    """Only a commit acknowledges: if the leader's write ends in something that is not an error, the requests it
+    took into its group answer 503 (OperationalError), never success."""
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def write(merged: Decoded) -> None:
+        calls.append(len(merged.spans))
+        if len(calls) == 1:  # the leader's own request, alone: hold it until two more have queued
+            started.set()
+            release.wait(10)
+            return
+        raise _Stopped
+
+    project = (10**9, 10**9)  # no such tenant: nothing here touches the database
+    outcomes: dict[str, BaseException | None] = {}
+
+    def send(name: str, decoded: Decoded) -> None:
+        try:
+            group_commit.write_together(project, decoded, write)
+            outcomes[name] = None
+        except BaseException as exc:  # checked below
+            outcomes[name] = exc
+
+    threads = {
+        name: threading.Thread(target=send, args=(name, request(n))) for name, n in (("a", 1), ("b", 2), ("c", 3))
+    }
+    threads["a"].start()
+    started.wait(10)
+    threads["b"].start()
+    threads["c"].start()
+    wait_for(lambda: len(group_commit._queues[project].waiting) == 2)
+    release.set()
+    for thread in threads.values():
+        thread.join(10)
+    assert calls == [1, 5]  # b and c in one group, which stopped short
+    assert outcomes["a"] is None
+    assert isinstance(outcomes["b"], _Stopped)  # the leader's own thread sees what stopped it
+    assert isinstance(outcomes["c"], OperationalError)
+    assert "not written" in str(outcomes["c"])
+    assert group_commit._queues == {}
