@@ -16,19 +16,11 @@ from django.db import DataError, OperationalError, connection, transaction
 from apps.ingest import group_commit
 from apps.ingest.auth import IngestPrincipal
 from apps.ingest.pipeline import Outcome, ingest_decoded
-from apps.live import arrivals
 from apps.otlp.types import Decoded, Resource, Scope, Span, SpanKind
 from apps.tracing.rollups import compact_rollups
 from tests.conftest import Tenant
 
 RESOURCE = Resource({"service.name": "frontend"})
-
-
-@pytest.fixture(autouse=True)
-def _announced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Live announcements of a burst would leave a second later from a timer thread with a database connection of
-    its own, open when the test database is dropped: here each leaves at its commit, from the sender's thread."""
-    monkeypatch.setattr(arrivals, "INTERVAL_SECONDS", 0.0)
 
 
 def request(count: int, **fields: Any) -> Decoded:
