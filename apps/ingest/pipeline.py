@@ -111,7 +111,7 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
-    if decoded.spans and not decoded.logs and not decoded.metrics:  # a trace request: with its project's others
+    if settings.VIGIL_INGEST_GROUP_COMMIT and decoded.spans and not decoded.logs and not decoded.metrics:
         project = (principal.organization_id, principal.project_id)
         group_commit.write_together(project, decoded, lambda merged: _write_retrying(principal, merged))
         return Outcome(accepted=len(decoded.spans), rejected=decoded.rejected, message=decoded.rejection_reason)

@@ -23,6 +23,11 @@ from tests.conftest import Tenant
 RESOURCE = Resource({"service.name": "frontend"})
 
 
+@pytest.fixture(autouse=True)
+def _grouping(settings: Any) -> None:
+    settings.VIGIL_INGEST_GROUP_COMMIT = True
+
+
 def request(count: int, **fields: Any) -> Decoded:
     now = time.time_ns()
     spans = [
