@@ -37,10 +37,13 @@ from opentelemetry.sdk.metrics.export import (
     MetricExportResult,
     MetricReader,
     MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 NS_PER_SECOND = 1_000_000_000
 # Large queues, and the runner waits when too many spans are in flight: the batch processors drop spans when
@@ -173,11 +176,45 @@ class Exporters:
         """Send the collected intervals of every service in one request (a backfill collects thousands)."""
         if self._pending_metrics:
             batch, self._pending_metrics = self._pending_metrics, []
-            self._metrics.send(MetricsData(resource_metrics=batch))
+            self._metrics.send(MetricsData(resource_metrics=merged_by_resource(batch)))
 
     def close(self) -> None:
         for gate in (self.spans.gate, self.logs.gate, self._metrics):
             gate.close()
+
+
+def merged_by_resource(resource_metrics: Sequence[ResourceMetrics]) -> list[ResourceMetrics]:
+    """One entry per resource, scope and metric, holding the points of every interval collected.
+
+    The SDK's OTLP encoder takes each entry of ``MetricsData.resource_metrics`` to be a distinct resource: of
+    several entries with the same resource it sends only the last one. A reader collects once per interval, so
+    a batch of intervals must be merged first, or all but the last interval of each service would be lost.
+    """
+    # resource → (its first entry, scope → (its first entry, metric name → (first metric, every point)))
+    merged: dict[Resource, tuple[ResourceMetrics, dict[InstrumentationScope, tuple[ScopeMetrics, dict[str, Any]]]]]
+    merged = {}
+    for entry in resource_metrics:
+        scopes = merged.setdefault(entry.resource, (entry, {}))[1]
+        for scope in entry.scope_metrics:
+            metrics = scopes.setdefault(scope.scope, (scope, {}))[1]
+            for metric in scope.metrics:
+                metrics.setdefault(metric.name, (metric, []))[1].extend(metric.data.data_points)
+    return [
+        dataclasses.replace(
+            first,
+            scope_metrics=[
+                dataclasses.replace(
+                    first_scope,
+                    metrics=[
+                        dataclasses.replace(metric, data=dataclasses.replace(metric.data, data_points=data_points))
+                        for metric, data_points in metrics.values()
+                    ],
+                )
+                for first_scope, metrics in scopes.values()
+            ],
+        )
+        for first, scopes in merged.values()
+    ]
 
 
 class SimulatedTimeReader(MetricReader):

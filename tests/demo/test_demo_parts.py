@@ -1,4 +1,5 @@
-"""The demo's small parts without a server: durations, the daily curve, the deploy time, the progress bar."""
+"""The demo's small parts without a server: durations, the daily curve, the deploy time, the progress bar, the
+metric batches."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import io
 import time
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.sdk.metrics import Counter, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricsData
+from opentelemetry.sdk.resources import Resource
 
 from apps.demo.progress import Progress
+from apps.demo.telemetry import merged_by_resource
 from apps.demo.traffic import NS_PER_SECOND, day_factor, deploy_time, parse_duration
 
 
@@ -56,3 +62,27 @@ def test_progress_without_a_terminal_prints_a_line_every_tenth() -> None:
     assert "ETA" in lines[0]
     assert lines[-1].startswith("backfill 100% 1440/1440 min")
     assert lines[-1].endswith("done")
+
+
+def test_a_batch_of_intervals_is_sent_whole() -> None:
+    reader = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA})
+    meter = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "checkout"})).get_meter(
+        "shop"
+    )
+    orders, carts = meter.create_counter("orders.placed"), meter.create_counter("carts.opened")
+    intervals = []
+    for placed in (3, 0, 5):  # three collections, as the demo makes one per simulated interval
+        if placed:
+            orders.add(placed, {"payment.method": "card"})
+        carts.add(1)
+        collected = reader.get_metrics_data()
+        assert collected is not None
+        intervals.extend(collected.resource_metrics)
+
+    def sent(resource_metrics: list) -> dict[str, list[int]]:
+        [resource] = encode_metrics(MetricsData(resource_metrics=resource_metrics)).resource_metrics
+        return {m.name: [p.as_int for p in m.sum.data_points] for s in resource.scope_metrics for m in s.metrics}
+
+    # The SDK's encoder keeps only the last entry of a resource: unmerged, two intervals would be lost.
+    assert sent(intervals) == {"orders.placed": [5], "carts.opened": [1]}
+    assert sent(merged_by_resource(intervals)) == {"orders.placed": [3, 5], "carts.opened": [1, 1, 1]}
