@@ -1,11 +1,12 @@
 """Telling a project's open pages that new telemetry is stored: at most one message per second and signal.
 
-The ingest pipeline calls ``announce`` inside its transaction; the message leaves after the commit
-(``services.publish``), so a page never refreshes for data that does not exist. Pages then fetch what
+The ingest pipeline calls ``announce`` inside its transaction; the message leaves after the commit, so a page
+never refreshes for data that does not exist. Pages then fetch what
 changed through their usual queries (static/js/live.js), so a message carries counts, never telemetry.
 
 Throttled per process: within a second of the last message for a (project, signal), further arrivals are
-added up and sent once when the second is over (a timer), so the last batch of a burst is announced too.
+added up and sent once when the second is over (a timer, which touches no database), so the last batch of a
+burst is announced too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.live.services import publish
+from apps.live.services import send
 
 INTERVAL_SECONDS = 1.0
 
@@ -50,7 +51,7 @@ def _arrived(organization_id: int, project_id: int, signal: str, count: int) -> 
             timer.start()
             return
         _last_sent[key] = time.monotonic()
-    publish(organization_id, topic(project_id, signal), {"signal": signal, "count": count})
+    send(organization_id, topic(project_id, signal), {"signal": signal, "count": count})
 
 
 def _flush(key: tuple[int, str]) -> None:
@@ -59,4 +60,4 @@ def _flush(key: tuple[int, str]) -> None:
         _last_sent[key] = time.monotonic()
     if pending is not None:
         project_id, signal = key
-        publish(pending["organization_id"], topic(project_id, signal), {"signal": signal, "count": pending["count"]})
+        send(pending["organization_id"], topic(project_id, signal), {"signal": signal, "count": pending["count"]})

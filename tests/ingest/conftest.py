@@ -8,16 +8,7 @@ from typing import Any
 import pytest
 
 from apps.ingest.grpc_server import build_server
-from apps.live import arrivals
 from tests.asgi_server import free_port
-
-
-@pytest.fixture(autouse=True)
-def _announced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Live announcements of a burst would leave a second later from a timer thread with a database connection of
-    its own, which can outlive the test and its database (tests/live tests the throttle): in the ingest tests
-    each leaves at its commit, from the writing thread."""
-    monkeypatch.setattr(arrivals, "INTERVAL_SECONDS", 0.0)
 
 
 @pytest.fixture
