@@ -25,7 +25,7 @@ RESOURCE = Resource({"service.name": "frontend"})
 
 @pytest.fixture(autouse=True)
 def _grouping(settings: Any) -> None:
-    settings.VIGIL_INGEST_GROUP_COMMIT = True
+    settings.VIGIL_INGEST_GROUP_COMMIT = True  # the default; these tests hold whatever the environment says
 
 
 def request(count: int, **fields: Any) -> Decoded:
@@ -139,6 +139,21 @@ def test_requests_queued_behind_a_transaction_are_written_together_in_the_next(a
     assert fetch("SELECT sum(request_count) FROM tracing_red_minute WHERE organization_id = %s",
                  alice.organization.pk) == [(15,)]  # fmt: skip
     assert group_commit._queues == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_grouping_off_each_request_has_a_transaction_of_its_own(alice: Tenant, settings: Any) -> None:
+    settings.VIGIL_INGEST_GROUP_COMMIT = False
+    senders = [Sender(alice, request(n)) for n in (5, 7, 3)]
+    waiting = "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"  # on the held lock, or behind the first
+    with rollup_deltas_locked() as release:
+        start(senders)
+        wait_for(lambda: fetch(waiting) == [(3,)])  # all three in a transaction at once, none queued
+        assert group_commit._queues == {}
+        release.set()
+        join(senders)
+    assert [s.outcome.accepted for s in senders] == [5, 7, 3]  # type: ignore[union-attr]
+    assert len(set.union(*(transactions_of(s.decoded) for s in senders))) == 3
 
 
 @pytest.mark.django_db(transaction=True)
