@@ -1,8 +1,8 @@
 """Telling a project's open pages that new telemetry is stored: at most one message per second and signal.
 
 The ingest pipeline calls ``announce`` inside its transaction; the message leaves after the commit, so a page
-never refreshes for data that does not exist. Pages then fetch what
-changed through their usual queries (static/js/live.js), so a message carries counts, never telemetry.
+never refreshes for data that does not exist. Pages then fetch what changed through their usual queries
+(static/js/live.js), so a message carries counts, never telemetry.
 
 Throttled per process: within a second of the last message for a (project, signal), further arrivals are
 added up and sent once when the second is over (a timer, which touches no database), so the last batch of a
