@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from apps.tenants.models import Membership, Organization, Project
 
 PASSWORD = "correct horse battery staple"
+
+
+def _password_hash() -> str:
+    return _hash_under(tuple(settings.PASSWORD_HASHERS))
+
+
+@functools.cache
+def _hash_under(hashers: tuple[str, ...]) -> str:
+    """One hash of PASSWORD per hasher setting for every test user: the production hasher is slow on purpose
+    (~45 ms, tuned for sign-ins) and every tenant fixture makes four users; sign-ins still verify it for real."""
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -19,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
-    password = factory.django.Password(PASSWORD)
+    password = factory.LazyFunction(_password_hash)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
