@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -113,20 +114,25 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
     if settings.VIGIL_INGEST_GROUP_COMMIT and decoded.spans and not decoded.logs and not decoded.metrics:
         project = (principal.organization_id, principal.project_id)
-        group_commit.write_together(project, decoded, lambda merged: _write_retrying(principal, merged))
+        group_commit.write_together(project, decoded, partial(_write_retrying, principal))
         return Outcome(accepted=len(decoded.spans), rejected=decoded.rejected, message=decoded.rejection_reason)
     return _write_retrying(principal, decoded)
 
 
-def _write_retrying(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
+def _write_retrying(
+    principal: IngestPrincipal, decoded: Decoded, before_commit: Callable[[], None] | None = None
+) -> Outcome:
     try:
-        return _write(principal, decoded, optimistic=True)
+        return _write(principal, decoded, optimistic=True, before_commit=before_commit)
     except StoredBefore:  # a retried request: rolled back, written again leaving out what is stored
-        return _write(principal, decoded, optimistic=False)
+        return _write(principal, decoded, optimistic=False, before_commit=before_commit)
 
 
-def _write(principal: IngestPrincipal, decoded: Decoded, *, optimistic: bool) -> Outcome:
-    """One transaction with everything of ``decoded``; the spans first (an optimistic write fails before the rest)."""
+def _write(
+    principal: IngestPrincipal, decoded: Decoded, *, optimistic: bool, before_commit: Callable[[], None] | None
+) -> Outcome:
+    """One transaction with everything of ``decoded``; the spans first (an optimistic write fails before the rest).
+    ``before_commit()`` is called when everything is written, just before the commit."""
     accepted = 0
     # COPY goes around Django's cursor wrapper; this turns psycopg's errors into django.db's all the same.
     with connection.wrap_database_errors, transaction.atomic():
@@ -148,6 +154,8 @@ def _write(principal: IngestPrincipal, decoded: Decoded, *, optimistic: bool) ->
             if written.rejected:  # new series beyond the project's cap: partial success naming the metrics
                 decoded.rejected += written.rejected
                 decoded.rejection_reason = "; ".join(m for m in (decoded.rejection_reason, written.message) if m)
+        if before_commit is not None:
+            before_commit()
     return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
 
 

@@ -221,7 +221,7 @@ def test_a_request_whose_leader_stopped_short_is_never_acknowledged() -> None:
     started, release = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def write(merged: Decoded) -> None:
+    def write(merged: Decoded, before_commit: Callable[[], None]) -> None:
         calls.append(len(merged.spans))
         if len(calls) == 1:  # the leader's own request, alone: hold it until two more have queued
             started.set()
@@ -255,4 +255,38 @@ def test_a_request_whose_leader_stopped_short_is_never_acknowledged() -> None:
     assert isinstance(outcomes["b"], _Stopped)  # the leader's own thread sees what stopped it
     assert isinstance(outcomes["c"], OperationalError)
     assert "not written" in str(outcomes["c"])
+    assert group_commit._queues == {}
+
+
+def test_the_next_group_is_written_while_the_one_before_commits() -> None:
+    """A leader hands the lead on just before its commit, so that commit's WAL flush and the next group's writes
+    overlap; each request is still answered only after its own commit."""
+    project = (10**9, 10**9 + 1)  # no such tenant: nothing here touches the database
+    next_started = threading.Event()
+    order: list[str] = []
+
+    def write(merged: Decoded, before_commit: Callable[[], None]) -> None:
+        name = "a" if len(merged.spans) == 1 else "b"
+        if name == "a":  # the first leader: commits slowly, until the next group has started
+            wait_for(lambda: len(group_commit._queues[project].waiting) == 1)
+            before_commit()
+            assert next_started.wait(10)
+        else:
+            next_started.set()
+            before_commit()
+        order.append(f"{name} committed")
+
+    def send(name: str, spans: int) -> None:
+        group_commit.write_together(project, request(spans), write)
+        order.append(f"{name} answered")
+
+    a = threading.Thread(target=send, args=("a", 1))
+    a.start()
+    wait_for(lambda: project in group_commit._queues)
+    b = threading.Thread(target=send, args=("b", 2))
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert order.index("b committed") < order.index("a committed") < order.index("a answered")
+    assert order.index("b committed") < order.index("b answered")
     assert group_commit._queues == {}
