@@ -294,7 +294,8 @@ def assert_error_shape(response: Any, status: int | tuple[int, ...]) -> dict[str
 
 @pytest.fixture
 def fast_passwords(settings: Any) -> None:
-    """MD5 hashing while creating the many fixture users; the password hasher is not what these tests test."""
+    """MD5 hashing for these tests' sign-ins and password changes (fixture users share one hash anyway,
+    tests/factories.py); the password hasher is not what these tests test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -290,3 +290,40 @@ def test_the_next_group_is_written_while_the_one_before_commits() -> None:
     assert order.index("b committed") < order.index("a committed") < order.index("a answered")
     assert order.index("b committed") < order.index("b answered")
     assert group_commit._queues == {}
+
+
+def test_a_commit_failing_after_the_hand_over_acknowledges_nothing_of_its_group() -> None:
+    """The lead is handed on before the commit; if that commit then fails, the group's requests answer its error
+    (503 for an unavailable database), never success, and the next group is written all the same."""
+    project = (10**9, 10**9 + 2)  # no such tenant: nothing here touches the database
+    calls: list[int] = []
+
+    def write(merged: Decoded, before_commit: Callable[[], None]) -> None:
+        calls.append(len(merged.spans))
+        if len(calls) == 1:  # the first leader: its commit fails once the next request has queued and taken over
+            wait_for(lambda: len(group_commit._queues[project].waiting) == 1)
+            before_commit()
+            wait_for(lambda: len(calls) == 2)
+            raise OperationalError("the server closed the connection during COMMIT")
+        before_commit()
+
+    outcomes: dict[str, BaseException | None] = {}
+
+    def send(name: str, spans: int) -> None:
+        try:
+            group_commit.write_together(project, request(spans), write)
+            outcomes[name] = None
+        except BaseException as exc:  # checked below
+            outcomes[name] = exc
+
+    a = threading.Thread(target=send, args=("a", 1))
+    a.start()
+    wait_for(lambda: project in group_commit._queues)
+    b = threading.Thread(target=send, args=("b", 2))
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert calls == [1, 2]
+    assert isinstance(outcomes["a"], OperationalError)
+    assert outcomes["b"] is None
+    assert group_commit._queues == {}
