@@ -258,6 +258,17 @@ def test_a_request_whose_leader_stopped_short_is_never_acknowledged() -> None:
     assert group_commit._queues == {}
 
 
+def leader_then_follower(project: tuple[int, int], send: Callable[[str, int], None]) -> None:
+    """``send("a", 1)`` leads a group of ``project``, ``send("b", 2)`` queues behind it; returns when both ended."""
+    a = threading.Thread(target=send, args=("a", 1))
+    a.start()
+    wait_for(lambda: project in group_commit._queues)
+    b = threading.Thread(target=send, args=("b", 2))
+    b.start()
+    a.join(10)
+    b.join(10)
+
+
 def test_the_next_group_is_written_while_the_one_before_commits() -> None:
     """A leader hands the lead on just before its commit, so that commit's WAL flush and the next group's writes
     overlap; each request is still answered only after its own commit."""
@@ -280,13 +291,7 @@ def test_the_next_group_is_written_while_the_one_before_commits() -> None:
         group_commit.write_together(project, request(spans), write)
         order.append(f"{name} answered")
 
-    a = threading.Thread(target=send, args=("a", 1))
-    a.start()
-    wait_for(lambda: project in group_commit._queues)
-    b = threading.Thread(target=send, args=("b", 2))
-    b.start()
-    a.join(10)
-    b.join(10)
+    leader_then_follower(project, send)
     assert order.index("b committed") < order.index("a committed") < order.index("a answered")
     assert order.index("b committed") < order.index("b answered")
     assert group_commit._queues == {}
@@ -316,13 +321,7 @@ def test_a_commit_failing_after_the_hand_over_acknowledges_nothing_of_its_group(
         except BaseException as exc:  # checked below
             outcomes[name] = exc
 
-    a = threading.Thread(target=send, args=("a", 1))
-    a.start()
-    wait_for(lambda: project in group_commit._queues)
-    b = threading.Thread(target=send, args=("b", 2))
-    b.start()
-    a.join(10)
-    b.join(10)
+    leader_then_follower(project, send)
     assert calls == [1, 2]
     assert isinstance(outcomes["a"], OperationalError)
     assert outcomes["b"] is None
