@@ -10,9 +10,9 @@ What it does, all on 127.0.0.1 / unix sockets, everything stopped at the end (al
 1. Starts an embedded PostgreSQL 16 (pgserver) and Redis in a scratch ``--var-dir`` (default
    ``var/bench``, wiped before and after; ``DATABASE_URL`` / ``REDIS_URL`` are used instead when set),
    runs ``manage.py migrate`` and creates an organization, a project and an ingest key.
-2. Bare ``COPY`` ceiling: the same spans, decoded and turned into the writer's own row tuples
-   (``apps.tracing.writers.span_row``), encoded as the writer encodes them (``apps/otlp/binary_copy.pyx``)
-   and COPYed in 512-row transactions into
+2. Bare ``COPY`` ceiling: the same spans, decoded and encoded once into the writer's own COPY rows
+   (``apps.tracing.span_batch.SpanBatch``), then sent again and again with new trace ids patched in (the
+   client does nothing else) in 512-row transactions into
    ``bench_copy (LIKE tracing_span INCLUDING ALL)`` (not partitioned, no rollups), from one and from
    two processes.
 3. Starts the real server: ``uvicorn config.asgi:application`` (``--workers`` processes) with the
@@ -209,13 +209,41 @@ def _sizes(database_url: str, project_id: int) -> dict[str, tuple[int, int, int]
     return out
 
 
+@dataclass(frozen=True)
+class Wal:
+    """PostgreSQL's WAL counters (pg_stat_wal, pg_stat_bgwriter): what a step cost in WAL, and its checkpoints."""
+
+    bytes: int
+    full_page_images: int
+    checkpoints: int
+
+    @classmethod
+    def now(cls, database_url: str) -> Wal:
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) "
+                "FROM pg_stat_wal"
+            ).fetchone()
+        return cls(int(row[0]), int(row[1]), int(row[2]))
+
+    def since(self, before: Wal, rows: int) -> str:
+        rows = max(rows, 1)
+        return (
+            f"WAL {(self.bytes - before.bytes) / rows:,.0f} B/row "
+            f"({(self.full_page_images - before.full_page_images) * 1000 / rows:.1f} full-page images per 1k rows), "
+            f"{self.checkpoints - before.checkpoints} checkpoint(s)"
+        )
+
+
 # --- the bare COPY ceiling ------------------------------------------------------------------------------
 
 
 def copy_worker(
     out: Any, go: Any, templates: list[ingest_load.Template], seconds: float, tenant: tuple[int, int]
 ) -> None:
-    """Process entry: the writer's rows for the templates, then 512-row COPY transactions until time is up."""
+    """Process entry: the writer's COPY rows for the templates, then 512-row COPY transactions until time is up."""
     import random
 
     import django
@@ -226,9 +254,9 @@ def copy_worker(
     from apps.ingest import decode_protobuf
     from apps.ingest.limits import limit_decoded
     from apps.ingest.pipeline import attribute_limits, tune_garbage_collector
-    from apps.otlp import binary_copy
     from apps.otlp.resources import Fingerprints
     from apps.tracing import writers
+    from apps.tracing.span_batch import SpanBatch
 
     organization_id, project_id = tenant
     tune_garbage_collector()  # as the ingest server runs
@@ -238,10 +266,7 @@ def copy_worker(
     for d in decoded:
         limit_decoded(d, attribute_limits())
     t2 = time.process_time()
-    batches = []
-    for d in decoded:
-        fingerprints = Fingerprints()
-        batches.append([writers.span_row(organization_id, project_id, s, fingerprints.of(s.resource)) for s in d.spans])
+    batches = [SpanBatch(organization_id, project_id, d.spans, Fingerprints().of) for d in decoded]
     t3 = time.process_time()
     spans = sum(len(b) for b in batches)
     costs = {
@@ -249,7 +274,7 @@ def copy_worker(
         "limits_us": (t2 - t1) / spans * 1e6,
         "rows_us": (t3 - t2) / spans * 1e6,
     }
-    tid = writers.COLUMNS.index("trace_id")
+    copies = [_trace_id_places(batch) for batch in batches]
     statement = f"COPY bench_copy ({', '.join(writers.COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     rnd = random.Random(os.getpid())  # noqa: S311
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
@@ -259,18 +284,29 @@ def copy_worker(
         cpu0 = time.process_time()
         start = time.monotonic()
         while time.monotonic() - start < seconds:
-            batch = batches[rnd.randrange(len(batches))]
+            encoded, places = copies[rnd.randrange(len(copies))]
+            buffer = bytearray(encoded)
             fresh: dict[bytes, bytes] = {}
-            rows_out = []
-            for row in batch:  # new trace ids: every row is new to the table, as in the HTTP run
-                new = fresh.get(row[tid])
+            for offset, trace_id in places:  # new trace ids: every row is new to the table, as in the HTTP run
+                new = fresh.get(trace_id)
                 if new is None:
-                    new = fresh[row[tid]] = rnd.randbytes(16)
-                rows_out.append((*row[:tid], new, *row[tid + 1 :]))
+                    new = fresh[trace_id] = rnd.randbytes(16)
+                buffer[offset : offset + 16] = new
             with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
-                copy.write(binary_copy.encode(rows_out, writers.TYPES))  # as the writer encodes them
-            rows += len(rows_out)
+                copy.write(buffer)
+            rows += len(places)
         out.put(("done", rows, time.monotonic() - start, time.process_time() - cpu0))
+
+
+def _trace_id_places(batch: Any) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """A batch's COPY buffer and where each row's trace id lies in it, so that copies of the rows get new trace ids
+    without being encoded again (a bare COPY: the client's only work is sending)."""
+    encoded, places, position = batch.copy, [], 0
+    for span in batch.spans:  # a row's trace id is its first 16-byte value: found after the row before's
+        position = encoded.index(b"\x00\x00\x00\x10" + span.trace_id, position) + 4
+        places.append((position, span.trace_id))
+        position += 16
+    return encoded, places
 
 
 def copy_ceiling(
@@ -438,6 +474,7 @@ class Row:
     postgres_cpu: float
     foreign: float
     load: float
+    wal: str
 
     @property
     def durable_rate(self) -> float:
@@ -459,8 +496,10 @@ class Bench:
         self.loadgen: Any = None
         self.loadgen_conn: Any = None
         self.acknowledged = 0  # durable spans of every step run, kept or not
+        self.database_url = ""
 
     def step(self, label: str, target: float | None, seconds: float) -> Row:
+        wal = Wal.now(self.database_url)
         before = self.pids.snapshot()
         self.loadgen_conn.send(("run", target, seconds, self.args.senders))
         if not self.loadgen_conn.poll(seconds + 180):
@@ -477,6 +516,7 @@ class Bench:
             after.postgres - before.postgres,
             _foreign(before, after),
             os.getloadavg()[0],
+            Wal.now(self.database_url).since(wal, result["durable_spans"]),
         )
 
     def measured_step(self, label: str, target: float | None) -> Row:
@@ -520,7 +560,7 @@ class Bench:
             VIGIL_LOG_LEVEL="WARNING",
         )
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "VIGIL_VAR_DIR", "DATABASE_URL", "REDIS_URL")})
-        database_url = env["DATABASE_URL"]
+        database_url = self.database_url = env["DATABASE_URL"]
         self.pids.postmaster = _postmaster_pid(database_url)
         print(f"services up in {time.monotonic() - t0:.1f} s ({'external' if external_db else 'embedded'} PostgreSQL)")
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -553,14 +593,16 @@ class Bench:
                 conn.execute("CREATE TABLE bench_copy (LIKE tracing_span INCLUDING ALL)")
             self.cleanups.append(lambda: _drop_bench_copy(database_url))
             for processes in (1, 2):
+                wal = Wal.now(database_url)
                 ceiling = copy_ceiling(
                     templates, processes, args.copy_seconds, (organization_id, project_id), self.pids
                 )
+                ceiling["wal"] = Wal.now(database_url).since(wal, ceiling["rows"])
                 ceilings.append(ceiling)
                 print(
                     f"bare COPY, {processes} process(es): {ceiling['rate']:,.0f} rows/s, PostgreSQL "
                     f"{ceiling['pg_cpu_us']:.1f} µs/row, client {ceiling['client_cpu_us']:.1f} µs/row, "
-                    f"foreign load {ceiling['foreign']:.2f} cores",
+                    f"foreign load {ceiling['foreign']:.2f} cores; {ceiling['wal']}",
                     flush=True,
                 )
             with psycopg.connect(database_url, autocommit=True) as conn:
@@ -575,7 +617,7 @@ class Bench:
             )
             print(
                 f"Python cost per span outside the server, one core: decode {costs['decode_us']:.1f} µs, "
-                f"attribute limits {costs['limits_us']:.1f} µs, span_row {costs['rows_us']:.1f} µs"
+                f"attribute limits {costs['limits_us']:.1f} µs, SpanBatch {costs['rows_us']:.1f} µs"
             )
 
         # 2. the server and the load generator
@@ -612,6 +654,7 @@ class Bench:
             row = self.measured_step(label, target)
             rows.append(row)
             print(_format_row(row), flush=True)
+            print(f"{'':>8}{row.wal}", flush=True)
             if target is not None and row.durable_rate < 0.85 * target:
                 saturated = True  # higher fixed rates cannot do better; go to "max"
             time.sleep(2)

@@ -84,6 +84,7 @@ def _instrument(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=60, help="timed requests of 512 spans")
+    parser.add_argument("--group", type=int, default=1, help="requests per transaction, as group commit writes them")
     parser.add_argument("--no-sql-timing", action="store_true", help="time the steps only (SQL timing costs CPU)")
     options = parser.parse_args()
     var = ROOT / "var" / "bench-phases"
@@ -97,13 +98,13 @@ def main() -> None:
         os.environ.update(services.env)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
         organization_id, project_id, _ = ingest._setup_tenant()
-        run(organization_id, project_id, options.requests, sql_timing=not options.no_sql_timing)
+        run(organization_id, project_id, options.requests, sql_timing=not options.no_sql_timing, group=options.group)
     finally:
         services.stop()
         shutil.rmtree(var, ignore_errors=True)
 
 
-def run(organization_id: int, project_id: int, requests: int, *, sql_timing: bool = True) -> None:
+def run(organization_id: int, project_id: int, requests: int, *, sql_timing: bool = True, group: int = 1) -> None:
     from django.db import connection, transaction
 
     from apps.errors.writers import record_errors
@@ -129,9 +130,11 @@ def run(organization_id: int, project_id: int, requests: int, *, sql_timing: boo
             calls.clear()
             steps.clear()
             spans = 0
-        body = patchers[i % len(patchers)].make(time.time_ns())
+        bodies = [patchers[(i * group + j) % len(patchers)].make(time.time_ns()) for j in range(group)]
         cpu = [time.process_time()]
-        decoded = decode_protobuf.decode_traces(body)
+        decoded = decode_protobuf.decode_traces(bodies[0])
+        for body in bodies[1:]:  # a group commit's transaction: the spans of several requests
+            decoded.spans += decode_protobuf.decode_traces(body).spans
         cpu.append(time.process_time())
         limit_decoded(decoded, pipeline.attribute_limits())
         cpu.append(time.process_time())
@@ -153,7 +156,10 @@ def run(organization_id: int, project_id: int, requests: int, *, sql_timing: boo
         for name, before, after in zip(names, cpu[:-1], cpu[1:], strict=True):
             steps[f"{name}, CPU"] += after - before
         spans += len(decoded.spans)
-    print(f"{requests} requests, {spans} spans (after {WARM_UP} warm-up requests); per span:")
+    print(
+        f"{requests} transactions of {group} request(s), {spans} spans (after {WARM_UP} warm-up transactions); "
+        "per span:"
+    )
     for name, seconds in steps.items():
         print(f"  {seconds / spans * 1e6:7.2f} µs  {name}")
     if sql_timing:

@@ -148,22 +148,16 @@ def _write(principal: Any, spans: list[Any], logs: list[Any]) -> None:
 
 def _check_identical(template: ingest_load.Template, prepared: list[Any], principal: Any, end_ns: int) -> list[Any]:
     """Prepare one patched body the slow way (decode, limit, scrub) and check that moving the prepared template
-    gives the same rows (``span_row``) and log records; returns the slow way's spans."""
-    from psycopg.types.json import Jsonb
-
+    gives the same rows (the span writer's COPY rows, ``SpanBatch``) and log records; returns the slow way's spans."""
     from apps.otlp.resources import Fingerprints
-    from apps.tracing.writers import span_row
+    from apps.tracing.span_batch import SpanBatch
 
     full = _prepared(ingest_load.Patcher(template).make(end_ns), principal).spans
     ids = {old.trace_id: new.trace_id for old, new in zip(prepared, full, strict=True)}
     fast = _moved(prepared, end_ns - template.base_ns, ids)
-    fingerprints = Fingerprints()
 
-    def rows(spans: list[Any]) -> list[tuple[Any, ...]]:  # jsonb parameters compare by identity: use their JSON
-        return [
-            tuple(v.dumps(v.obj) if isinstance(v, Jsonb) else v for v in span_row(1, 1, s, fingerprints.of(s.resource)))
-            for s in spans
-        ]
+    def rows(spans: list[Any]) -> bytes:
+        return SpanBatch(1, 1, spans, Fingerprints().of).copy
 
     if rows(full) != rows(fast) or logs_for(full) != logs_for(fast):
         raise RuntimeError("moving a prepared template does not give the rows of decoding the patched request")

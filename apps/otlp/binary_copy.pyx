@@ -27,22 +27,26 @@ cdef bytes SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # flags and header ex
 cdef int64_t _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
 
 
-cdef class _Buffer:
-    cdef char* data
-    cdef Py_ssize_t size
-    cdef Py_ssize_t capacity
+cdef class CopyBuffer:
+    """A growing binary COPY buffer: the signature, then rows of values written by type, then ``finish()``.
 
-    def __cinit__(self, Py_ssize_t capacity):
+    Each value method takes its column's position ``i`` (named by ``names``) for the message of a value the
+    column cannot hold; None is written as NULL by every method."""
+
+    def __cinit__(self, Py_ssize_t capacity, tuple names=()):
         self.data = <char*>PyMem_Malloc(capacity)
         if self.data is NULL:
             raise MemoryError()
         self.size = 0
         self.capacity = capacity
+        self.names = names
+        self.reserve(len(SIGNATURE))
+        self.put(SIGNATURE, len(SIGNATURE))
 
     def __dealloc__(self):
         PyMem_Free(self.data)
 
-    cdef inline int reserve(self, Py_ssize_t extra) except -1:
+    cdef int reserve(self, Py_ssize_t extra) except -1:
         cdef Py_ssize_t wanted = self.size + extra
         cdef char* grown
         if wanted <= self.capacity:
@@ -55,26 +59,117 @@ cdef class _Buffer:
         self.data = grown
         return 0
 
-    cdef inline void put(self, const char* source, Py_ssize_t n):
+    cdef void put(self, const char* source, Py_ssize_t n):
         memcpy(self.data + self.size, source, n)
         self.size += n
 
-    cdef inline void be16(self, uint16_t v):
+    cdef void be16(self, uint16_t v):
         self.data[self.size] = <char>(v >> 8)
         self.data[self.size + 1] = <char>v
         self.size += 2
 
-    cdef inline void be32(self, uint32_t v):
+    cdef void be32(self, uint32_t v):
         cdef int k
         for k in range(4):
             self.data[self.size + k] = <char>(v >> (24 - 8 * k))
         self.size += 4
 
-    cdef inline void be64(self, uint64_t v):
+    cdef void be64(self, uint64_t v):
         cdef int k
         for k in range(8):
             self.data[self.size + k] = <char>(v >> (56 - 8 * k))
         self.size += 8
+
+    cdef int row(self, Py_ssize_t columns) except -1:
+        self.reserve(2)
+        self.be16(<uint16_t>columns)
+        return 0
+
+    cdef int null(self) except -1:
+        self.reserve(4)
+        self.be32(0xFFFFFFFF)
+        return 0
+
+    cdef int text(self, object value, Py_ssize_t i) except -1:
+        cdef const char* text
+        cdef Py_ssize_t n
+        if value is None:
+            return self.null()
+        try:
+            text = PyUnicode_AsUTF8AndSize(value, &n)
+        except UnicodeEncodeError:
+            raise DataError(f"{_column(self.names, i)}: the text is not valid Unicode") from None
+        self.reserve(4 + n)
+        self.be32(<uint32_t>n)
+        self.put(text, n)
+        return 0
+
+    cdef int int8(self, object value, Py_ssize_t i) except -1:
+        if value is None:
+            return self.null()
+        self.reserve(12)
+        self.be32(8)
+        self.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, self.names, i))
+        return 0
+
+    cdef int int4(self, object value, Py_ssize_t i) except -1:
+        if value is None:
+            return self.null()
+        self.reserve(8)
+        self.be32(4)
+        self.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, self.names, i))
+        return 0
+
+    cdef int int2(self, object value, Py_ssize_t i) except -1:
+        if value is None:
+            return self.null()
+        self.reserve(6)
+        self.be32(2)
+        self.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, self.names, i))
+        return 0
+
+    cdef int bytea(self, object value, Py_ssize_t i) except -1:
+        """bytea, or a value of any type already in its binary form."""
+        cdef Py_ssize_t n
+        if value is None:
+            return self.null()
+        if not isinstance(value, bytes):
+            raise TypeError(f"{_column(self.names, i)}: expected bytes, got {type(value).__name__}")
+        n = PyBytes_GET_SIZE(value)
+        self.reserve(4 + n)
+        self.be32(<uint32_t>n)
+        self.put(PyBytes_AS_STRING(value), n)
+        return 0
+
+    cdef int jsonb(self, object value, Py_ssize_t i) except -1:
+        """jsonb from JSON text already encoded (bytes)."""
+        cdef Py_ssize_t n
+        if value is None:
+            return self.null()
+        if not isinstance(value, bytes):
+            raise TypeError(f"{_column(self.names, i)}: expected encoded JSON bytes, got {type(value).__name__}")
+        n = PyBytes_GET_SIZE(value)
+        self.reserve(5 + n)
+        self.be32(<uint32_t>(n + 1))
+        self.data[self.size] = 1  # jsonb binary format version
+        self.size += 1
+        self.put(PyBytes_AS_STRING(value), n)
+        return 0
+
+    cdef int timestamptz(self, object microseconds, Py_ssize_t i) except -1:
+        """timestamptz from microseconds since the Unix epoch."""
+        if microseconds is None:
+            return self.null()
+        self.reserve(12)
+        self.be32(8)
+        self.be64(<uint64_t>(_integer(microseconds, INT64_MIN, INT64_MAX, self.names, i) - _POSTGRES_EPOCH_US))
+        return 0
+
+    cdef bytes finish(self):
+        """The buffer with the trailer, as bytes for ``copy.write``."""
+        self.reserve(2)
+        self.put(b"\xff\xff", 2)
+        return PyBytes_FromStringAndSize(self.data, self.size)
 
 
 cdef str _column(tuple names, Py_ssize_t i):
@@ -96,39 +191,9 @@ cdef int64_t _integer(object value, int64_t low, int64_t high, tuple names, Py_s
     return v
 
 
-cdef bint _scalar(_Buffer out, char c, object value, tuple names, Py_ssize_t i) except -1:
-    """A text or integer value (type code t, q, i or h) with its length; False for another code."""
-    cdef const char* text
-    cdef Py_ssize_t n
-    if c == b"t":
-        try:
-            text = PyUnicode_AsUTF8AndSize(value, &n)
-        except UnicodeEncodeError:
-            raise DataError(f"{_column(names, i)}: the text is not valid Unicode") from None
-        out.reserve(4 + n)
-        out.be32(<uint32_t>n)
-        out.put(text, n)
-    elif c == b"q":
-        out.reserve(12)
-        out.be32(8)
-        out.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, names, i))
-    elif c == b"i":
-        out.reserve(8)
-        out.be32(4)
-        out.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, names, i))
-    elif c == b"h":
-        out.reserve(6)
-        out.be32(2)
-        out.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, names, i))
-    else:
-        return False
-    return True
-
-
-cdef int _array(_Buffer out, char c, object values, tuple names, Py_ssize_t i) except -1:
+cdef int _array(CopyBuffer out, char c, object values, Py_ssize_t i) except -1:
     """A one-dimensional array without NULLs (codes Q int8[], I int4[], H int2[], S text[]) from a list: its
     length, then ndim, has-nulls, element type, and for a non-empty array its size and lower bound 1."""
-    cdef char element = b"q" if c == b"Q" else b"i" if c == b"I" else b"h" if c == b"H" else b"t"
     cdef uint32_t oid = 20 if c == b"Q" else 23 if c == b"I" else 21 if c == b"H" else 25
     cdef Py_ssize_t start, count = len(values)
     out.reserve(24)
@@ -142,8 +207,15 @@ cdef int _array(_Buffer out, char c, object values, tuple names, Py_ssize_t i) e
         out.be32(1)
     for value in values:
         if value is None:
-            raise TypeError(f"{_column(names, i)}: an array element is None")
-        _scalar(out, element, value, names, i)
+            raise TypeError(f"{_column(out.names, i)}: an array element is None")
+        if c == b"Q":
+            out.int8(value, i)
+        elif c == b"I":
+            out.int4(value, i)
+        elif c == b"H":
+            out.int2(value, i)
+        else:
+            out.text(value, i)
     cdef uint32_t length = <uint32_t>(out.size - start - 4)
     cdef Py_ssize_t k
     for k in range(4):
@@ -156,49 +228,36 @@ def encode(rows, str types, tuple names=()):
     binary COPY buffer."""
     cdef bytes codes = types.encode("ascii")
     cdef const char* code = PyBytes_AS_STRING(codes)
-    cdef Py_ssize_t columns = len(codes), i, n
-    cdef _Buffer out = _Buffer(65536)
+    cdef Py_ssize_t columns = len(codes), i
+    cdef CopyBuffer out = CopyBuffer(65536, names)
     cdef char c
     cdef object value
-    cdef bytes signature = SIGNATURE
-    out.reserve(len(signature))
-    out.put(signature, len(signature))
     for row in rows:
         if len(row) != columns:
             raise ValueError(f"a row has {len(row)} values for {columns} columns")
-        out.reserve(2)
-        out.be16(<uint16_t>columns)
+        out.row(columns)
         for i in range(columns):
             value = row[i]
-            if value is None:
-                out.reserve(4)
-                out.be32(0xFFFFFFFF)
-                continue
             c = code[i]
-            if c == b"b" or c == b"a":
-                if not isinstance(value, bytes):
-                    raise TypeError(f"{_column(names, i)}: expected bytes, got {type(value).__name__}")
-                n = PyBytes_GET_SIZE(value)
-                out.reserve(4 + n)
-                out.be32(<uint32_t>n)
-                out.put(PyBytes_AS_STRING(value), n)
+            if value is None:
+                out.null()
+            elif c == b"t":
+                out.text(value, i)
+            elif c == b"q":
+                out.int8(value, i)
+            elif c == b"b" or c == b"a":
+                out.bytea(value, i)
             elif c == b"j":
-                if not isinstance(value, bytes):
-                    raise TypeError(f"{_column(names, i)}: expected encoded JSON bytes, got {type(value).__name__}")
-                n = PyBytes_GET_SIZE(value)
-                out.reserve(5 + n)
-                out.be32(<uint32_t>(n + 1))
-                out.data[out.size] = 1  # jsonb binary format version
-                out.size += 1
-                out.put(PyBytes_AS_STRING(value), n)
+                out.jsonb(value, i)
             elif c == b"T":
-                out.reserve(12)
-                out.be32(8)
-                out.be64(<uint64_t>(_integer(value, INT64_MIN, INT64_MAX, names, i) - _POSTGRES_EPOCH_US))
+                out.timestamptz(value, i)
+            elif c == b"i":
+                out.int4(value, i)
+            elif c == b"h":
+                out.int2(value, i)
             elif c == b"Q" or c == b"I" or c == b"H" or c == b"S":
-                _array(out, c, value, names, i)
-            elif not _scalar(out, c, value, names, i):
+                _array(out, c, value, i)
+            else:
                 raise ValueError(f"unknown column type {chr(c)!r}")
-    out.reserve(2)
-    out.put(b"\xff\xff", 2)
-    return PyBytes_FromStringAndSize(out.data, out.size)
+    return out.finish()
+

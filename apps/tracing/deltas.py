@@ -39,12 +39,13 @@ class RollupDeltas:
 
     ``start_ns`` is a span's start (Unix nanoseconds); its minute is the rollup bucket, as the stored
     ``start_time`` truncated to the minute (apps/otlp/values.time_of_ns). The sums are compiled
-    (``span_batch.SeriesSums``); the writer adds a batch's spans to ``red`` and ``edges`` in one compiled loop.
+    (``span_batch.SeriesSums``); the span writer starts from a batch's sums (``span_batch.SpanBatch``).
     """
 
-    def __init__(self) -> None:
-        self.red = SeriesSums()
-        self.edges = SeriesSums()
+    def __init__(self, red: SeriesSums | None = None, edges: SeriesSums | None = None) -> None:
+        """Starting from sums already made (``red``, ``edges``: a span batch's), or from none."""
+        self.red = SeriesSums() if red is None else red
+        self.edges = SeriesSums() if edges is None else edges
 
     # Positional on purpose (PLR0917): the arguments of a span as the writer has them.
     def span(  # noqa: PLR0917

@@ -1,25 +1,26 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """A batch of spans as COPY rows and rollup sums, compiled: the span writer's per-span work.
 
-Used by apps/tracing/writers.py (rows, the edges inside a batch) and apps/tracing/deltas.py (the sums). In
-Python, building the rows and summing the RED and service-map deltas was ~20 µs of the writer's ~27 µs per
-span (bench/ingest_phases.py); most of it was the interpreter's calls and tuple handling, not the work.
-Values from the wire stay Python ints here, so a value no column can hold still reaches the COPY encoder,
-which refuses it by name (apps/otlp/binary_copy.pyx), instead of overflowing a C integer.
+Used by apps/tracing/writers.py (``SpanBatch``: the rows and the sums of a write) and apps/tracing/deltas.py (the
+sums). In Python, building the rows and summing the RED and service-map deltas was ~20 µs of the writer's ~27 µs
+per span (bench/ingest_phases.py); most of it was the interpreter's calls and tuple handling, not the work. Rows
+are encoded straight into the COPY buffer, without a tuple per row (~7 µs per span less than building row tuples
+for ``binary_copy.encode``, docs/benchmarks.md). Values from the wire stay Python ints here, so a value no column
+can hold still reaches the COPY encoder, which refuses it by name, instead of overflowing a C integer.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t
 
 import msgspec
 
+from apps.otlp.binary_copy cimport CopyBuffer
 from apps.otlp.types import SpanKind, StatusCode
 from apps.otlp.values import NS_PER_MINUTE
 from apps.tracing.histogram import SIZE, UPPER_BOUNDS
 
-# The span table's COPY columns and their binary_copy type codes, one per column.
+# The span table's COPY columns, in the order of a row.
 COLUMNS = (
     "organization_id", "project_id", "start_time", "trace_id", "span_id", "parent_span_id", "start_ns", "duration_ns",
     "service_name", "name", "kind", "status_code", "status_message", "trace_state", "flags", "resource_fingerprint",
@@ -27,137 +28,15 @@ COLUMNS = (
     "dropped_events_count", "dropped_links_count", "http_route", "http_status_code", "db_system", "enduser_id",
     "peer", "peer_kind",
 )  # fmt: skip
-TYPES = "qqTbbbqqtthhttqbttjjjjiiititttt"
-assert len(TYPES) == len(COLUMNS)
-# Positions in a row.
-START, TRACE, SPAN, PARENT, START_NS, DURATION, SERVICE, NAME, KIND, STATUS, RESOURCE, PEER, PEER_KIND = (
-    COLUMNS.index(c)
-    for c in (
-        "start_time", "trace_id", "span_id", "parent_span_id", "start_ns", "duration_ns", "service_name", "name",
-        "kind", "status_code", "resource_fingerprint", "peer", "peer_kind",
-    )
-)  # fmt: skip
 
+cdef Py_ssize_t _WIDTH = len(COLUMNS)
 cdef object _encode = msgspec.json.Encoder().encode
 cdef frozenset _CACHES = frozenset({"redis", "memcached", "valkey"})
 cdef object _CLIENT = int(SpanKind.CLIENT)
 cdef object _PRODUCER = int(SpanKind.PRODUCER)
 cdef object _ERROR = int(StatusCode.ERROR)
 cdef object _NS_PER_MINUTE = NS_PER_MINUTE
-cdef Py_ssize_t _START = START, _TRACE = TRACE, _SPAN = SPAN, _PARENT = PARENT, _START_NS = START_NS
-cdef Py_ssize_t _DURATION = DURATION, _SERVICE = SERVICE, _NAME = NAME, _KIND = KIND, _STATUS = STATUS
-cdef Py_ssize_t _PEER = PEER, _PEER_KIND = PEER_KIND
-
-
-# ----- rows
-
-
-cdef inline object _text(object value):
-    return value if type(value) is str else None
-
-
-cdef inline object _int(object value):
-    if type(value) is int and -(2**31) <= value < 2**31:
-        return value
-    return None
-
-
-cdef object _as_text(object value):
-    """An attribute as text: strings as they are, other values as JSON (like PostgreSQL's ``->>``)."""
-    if value is None or type(value) is str:
-        return value
-    return _encode(value).decode()
-
-
-def peer_of(kind, dict attributes not None, db_system):
-    """The dependency a client or producer span calls and its kind (database, cache, queue, external), or
-    (None, None). Stored with the span: the service map counts it at ingest and GDPR erasure subtracts it."""
-    if kind != _CLIENT and kind != _PRODUCER:
-        return None, None
-    if db_system is not None:
-        namespace = _as_text(attributes.get("db.namespace"))
-        if namespace is None:
-            namespace = _as_text(attributes.get("db.name"))
-        peer = db_system if namespace is None else f"{db_system}:{namespace}"
-        return peer, "cache" if db_system in _CACHES else "database"
-    system = _as_text(attributes.get("messaging.system"))
-    if system is not None:
-        destination = _as_text(attributes.get("messaging.destination.name"))
-        return (system if destination is None else f"{system}:{destination}"), "queue"
-    host = _as_text(attributes.get("server.address"))
-    if host is None:
-        host = _as_text(attributes.get("net.peer.name"))
-    return (host, "external") if host is not None else (None, None)
-
-
-cdef inline object _hex_id(object raw):
-    return raw.hex() if raw else None
-
-
-cdef object _events(list events):
-    return _encode([
-        {"time_unix_nano": e.time_ns, "name": e.name, "attributes": e.attributes,
-         "dropped_attributes_count": e.dropped_attributes_count}
-        for e in events
-    ])  # fmt: skip
-
-
-cdef object _links(list links):
-    return _encode([
-        {"trace_id": _hex_id(link.trace_id), "span_id": _hex_id(link.span_id), "trace_state": link.trace_state,
-         "attributes": link.attributes, "dropped_attributes_count": link.dropped_attributes_count,
-         "flags": link.flags}
-        for link in links
-    ])  # fmt: skip
-
-
-def span_row(organization_id, project_id, span, resource_fingerprint):
-    """One COPY row (``TYPES``); hot attributes are copied into their own columns (they stay in ``attributes``
-    too). ``start_time`` is in Unix microseconds (``values.time_of_ns`` truncates alike); jsonb is encoded."""
-    cdef dict attributes = span.attributes
-    scope = span.scope
-    start_ns = span.start_ns
-    db_system = attributes.get("db.system.name")
-    if db_system is None:
-        db_system = attributes.get("db.system")
-    db_system = _text(db_system)
-    kind = span.kind
-    peer, peer_kind = peer_of(kind, attributes, db_system)
-    status = attributes.get("http.response.status_code")
-    if status is None:
-        status = attributes.get("http.status_code")
-    enduser = attributes.get("enduser.id")
-    if enduser is None:
-        enduser = attributes.get("user.id")
-    duration = span.end_ns - start_ns
-    events = span.events
-    links = span.links
-    return (
-        organization_id, project_id, start_ns // 1000, span.trace_id, span.span_id, span.parent_span_id, start_ns,
-        duration if duration > 0 else 0, span.resource.service_name, span.name, kind, span.status_code,
-        span.status_message, span.trace_state, span.flags, resource_fingerprint, scope.name, scope.version,
-        _encode(scope.attributes) if scope.attributes else None, _encode(attributes),
-        _events(events) if events else None, _links(links) if links else None, span.dropped_attributes_count,
-        span.dropped_events_count, span.dropped_links_count, _text(attributes.get("http.route")), _int(status),
-        db_system, _text(enduser), peer, peer_kind,
-    )  # fmt: skip
-
-
-def rows_by_key(organization_id, project_id, spans, fingerprint_of):
-    """The rows of ``spans`` keyed by (trace id, span id, start in µs), the span table's key: a span repeated
-    within a batch is one row (the first). ``fingerprint_of(resource)`` is asked once per run of spans that
-    share a resource object (a request's spans come grouped by resource)."""
-    cdef dict rows = {}
-    cdef tuple row
-    last_resource = fingerprint = None
-    for span in spans:
-        resource = span.resource
-        if resource is not last_resource:
-            fingerprint = fingerprint_of(resource)
-            last_resource = resource
-        row = span_row(organization_id, project_id, span, fingerprint)
-        rows.setdefault((row[_TRACE], row[_SPAN], row[_START]), row)
-    return rows
+cdef object _US_PER_DAY = 86_400_000_000
 
 
 # ----- rollup sums
@@ -263,31 +142,231 @@ def add_edge(SeriesSums edges, tuple tenant, start_ns, source, target, target_ki
     _edge(edges, tenant, start_ns // _NS_PER_MINUTE, source, target, target_kind, duration_ns, is_error)
 
 
-def roll_up_rows(tuple tenant, list rows, SeriesSums red, SeriesSums edges):
-    """Add the RED sums of the span ``rows`` and the service-map edges whose both ends are among them.
+# ----- rows
 
-    Returns ``(services, orphans)``: the service of each (trace id, span id) of the rows, and the rows whose
-    parent is not among them (their edge is resolved against stored spans by the writer).
+
+cdef inline object _text(object value):
+    return value if type(value) is str else None
+
+
+cdef inline object _int(object value):
+    if type(value) is int and -(2**31) <= value < 2**31:
+        return value
+    return None
+
+
+cdef object _as_text(object value):
+    """An attribute as text: strings as they are, other values as JSON (like PostgreSQL's ``->>``)."""
+    if value is None or type(value) is str:
+        return value
+    return _encode(value).decode()
+
+
+def peer_of(kind, dict attributes not None, db_system):
+    """The dependency a client or producer span calls and its kind (database, cache, queue, external), or
+    (None, None). Stored with the span: the service map counts it at ingest and GDPR erasure subtracts it."""
+    if kind != _CLIENT and kind != _PRODUCER:
+        return None, None
+    if db_system is not None:
+        namespace = _as_text(attributes.get("db.namespace"))
+        if namespace is None:
+            namespace = _as_text(attributes.get("db.name"))
+        peer = db_system if namespace is None else f"{db_system}:{namespace}"
+        return peer, "cache" if db_system in _CACHES else "database"
+    system = _as_text(attributes.get("messaging.system"))
+    if system is not None:
+        destination = _as_text(attributes.get("messaging.destination.name"))
+        return (system if destination is None else f"{system}:{destination}"), "queue"
+    host = _as_text(attributes.get("server.address"))
+    if host is None:
+        host = _as_text(attributes.get("net.peer.name"))
+    return (host, "external") if host is not None else (None, None)
+
+
+cdef inline object _hex_id(object raw):
+    return raw.hex() if raw else None
+
+
+cdef object _events(list events):
+    return _encode([
+        {"time_unix_nano": e.time_ns, "name": e.name, "attributes": e.attributes,
+         "dropped_attributes_count": e.dropped_attributes_count}
+        for e in events
+    ])  # fmt: skip
+
+
+cdef object _links(list links):
+    return _encode([
+        {"trace_id": _hex_id(link.trace_id), "span_id": _hex_id(link.span_id), "trace_state": link.trace_state,
+         "attributes": link.attributes, "dropped_attributes_count": link.dropped_attributes_count,
+         "flags": link.flags}
+        for link in links
+    ])  # fmt: skip
+
+
+cdef class SpanBatch:
+    """The spans of one write as the span table's binary COPY rows, with their RED and service-map sums.
+
+    One compiled pass: each row is encoded straight into the COPY buffer (apps/otlp/binary_copy.pyx), the hot
+    attributes copied into their own columns (they stay in ``attributes`` too), and added to the sums. A span
+    repeated within the batch (same trace id, span id and start µs, the table's key) is one row, the first.
+    ``fingerprint_of(resource)`` is asked once per run of spans that share a resource object (a request's spans
+    come grouped by resource). Values that no column can hold raise ``psycopg.DataError`` naming the column.
+
+    - ``copy``: the rows (``COLUMNS``) as one binary COPY buffer; ``spans``: the spans of the rows, in order.
+    - ``red`` and ``edges``: the sums of the rows, and of the service-map edges whose both ends are rows.
+    - ``orphans``: ``(trace id, parent span id, span id, service, start ns, duration ns, is error)`` of the rows
+      whose parent is not among them (their edge is resolved against stored spans by the writer); ``ids``: each
+      (trace id, span id) of the rows once, concatenated; ``service_of(trace_id, span_id)``.
+    - ``first_seen``: the earliest start (µs) per resource fingerprint; ``days``: the Unix days of the starts.
     """
-    cdef dict services = {}
-    cdef list orphans = []
-    cdef tuple row
-    cdef PyObject* caller
-    for row in rows:
-        services[(row[_TRACE], row[_SPAN])] = row[_SERVICE]
-    for row in rows:
-        duration, service = row[_DURATION], row[_SERVICE]
-        minute = row[_START_NS] // _NS_PER_MINUTE
-        is_error = row[_STATUS] == _ERROR
-        red.add((tenant, minute, service, row[_NAME], row[_KIND]), duration, is_error)
-        peer = row[_PEER]
-        if peer is not None:
-            _edge(edges, tenant, minute, service, peer, row[_PEER_KIND], duration, is_error)
-        parent = row[_PARENT]
-        if parent is not None:
-            caller = PyDict_GetItem(services, (row[_TRACE], parent))
-            if caller is not NULL:
-                _edge(edges, tenant, minute, <object>caller, service, "service", duration, is_error)
+
+    cdef readonly bytes copy
+    cdef readonly list spans
+    cdef readonly SeriesSums red
+    cdef readonly SeriesSums edges
+    cdef readonly list orphans
+    cdef readonly bytes ids
+    cdef readonly dict first_seen
+    cdef readonly set days
+    cdef dict _rows  # (trace id, span id) -> the position of its (first) row
+    cdef list _services  # the service of each row
+
+    def __init__(self, organization_id, project_id, spans, fingerprint_of):
+        cdef tuple tenant = (organization_id, project_id)
+        cdef CopyBuffer out = CopyBuffer(65536, COLUMNS)
+        cdef bytearray ids = bytearray()
+        cdef dict rows = {}
+        cdef list services = []
+        cdef list kept = []
+        cdef set repeats = None
+        cdef PyObject* found
+        cdef Py_ssize_t position
+        self.red = SeriesSums()
+        self.edges = SeriesSums()
+        self.first_seen = {}
+        self.days = set()
+        last_resource = fingerprint = service = None
+        for span in spans:
+            start_ns = span.start_ns
+            start_us = start_ns // 1000
+            key = (span.trace_id, span.span_id)
+            found = PyDict_GetItem(rows, key)
+            if found is NULL:
+                rows[key] = len(kept)
+                ids += key[0]
+                ids += key[1]
+            else:  # a span id seen before in the batch: the same row again unless it starts elsewhere (rare)
+                if (<object>kept[<Py_ssize_t><object>found]).start_ns // 1000 == start_us:
+                    continue
+                if repeats is None:
+                    repeats = set()
+                elif (key, start_us) in repeats:
+                    continue
+                repeats.add((key, start_us))
+            resource = span.resource
+            if resource is not last_resource:
+                fingerprint = fingerprint_of(resource)
+                service = resource.service_name
+                last_resource = resource
+            _row(out, organization_id, project_id, span, start_us, fingerprint, service, tenant, self.red, self.edges)
+            kept.append(span)
+            services.append(service)
+            first = self.first_seen.get(fingerprint)
+            if first is None or start_us < first:
+                self.first_seen[fingerprint] = start_us
+            self.days.add(start_us // _US_PER_DAY)
+        self.copy = out.finish()
+        self.spans = kept
+        self.ids = bytes(ids)
+        self._rows = rows
+        self._services = services
+        self.orphans = []
+        for position in range(len(kept)):  # the edges inside the batch: a parent may come after its child
+            span = kept[position]
+            parent = span.parent_span_id
+            if parent is None:
+                continue
+            duration = span.end_ns - span.start_ns
+            if duration < 0:
+                duration = 0
+            is_error = span.status_code == _ERROR
+            found = PyDict_GetItem(rows, (span.trace_id, parent))
+            if found is not NULL:
+                _edge(self.edges, tenant, span.start_ns // _NS_PER_MINUTE, services[<Py_ssize_t><object>found],
+                      services[position], "service", duration, is_error)
             else:
-                orphans.append(row)
-    return services, orphans
+                self.orphans.append(
+                    (span.trace_id, parent, span.span_id, services[position], span.start_ns, duration, is_error)
+                )
+
+    def __len__(self):
+        return len(self.spans)
+
+    def service_of(self, trace_id, span_id):
+        """The service of the row of (trace_id, span_id); KeyError if none."""
+        return self._services[self._rows[(trace_id, span_id)]]
+
+
+cdef int _row(CopyBuffer out, organization_id, project_id, span, start_us, fingerprint, service, tuple tenant,
+              SeriesSums red, SeriesSums edges) except -1:
+    """One span's row (``COLUMNS``, in order) and its RED sums and dependency edge."""
+    cdef dict attributes = span.attributes
+    scope = span.scope
+    start_ns = span.start_ns
+    db_system = attributes.get("db.system.name")
+    if db_system is None:
+        db_system = attributes.get("db.system")
+    db_system = _text(db_system)
+    kind = span.kind
+    peer, peer_kind = peer_of(kind, attributes, db_system)
+    status = attributes.get("http.response.status_code")
+    if status is None:
+        status = attributes.get("http.status_code")
+    enduser = attributes.get("enduser.id")
+    if enduser is None:
+        enduser = attributes.get("user.id")
+    duration = span.end_ns - start_ns
+    if duration < 0:
+        duration = 0
+    events = span.events
+    links = span.links
+    status_code = span.status_code
+    out.row(_WIDTH)
+    out.int8(organization_id, 0)
+    out.int8(project_id, 1)
+    out.timestamptz(start_us, 2)
+    out.bytea(span.trace_id, 3)
+    out.bytea(span.span_id, 4)
+    out.bytea(span.parent_span_id, 5)
+    out.int8(start_ns, 6)
+    out.int8(duration, 7)
+    out.text(service, 8)
+    out.text(span.name, 9)
+    out.int2(kind, 10)
+    out.int2(status_code, 11)
+    out.text(span.status_message, 12)
+    out.text(span.trace_state, 13)
+    out.int8(span.flags, 14)
+    out.bytea(fingerprint, 15)
+    out.text(scope.name, 16)
+    out.text(scope.version, 17)
+    out.jsonb(_encode(scope.attributes) if scope.attributes else None, 18)
+    out.jsonb(_encode(attributes), 19)
+    out.jsonb(_events(events) if events else None, 20)
+    out.jsonb(_links(links) if links else None, 21)
+    out.int4(span.dropped_attributes_count, 22)
+    out.int4(span.dropped_events_count, 23)
+    out.int4(span.dropped_links_count, 24)
+    out.text(_text(attributes.get("http.route")), 25)
+    out.int4(_int(status), 26)
+    out.text(db_system, 27)
+    out.text(_text(enduser), 28)
+    out.text(peer, 29)
+    out.text(peer_kind, 30)
+    minute = start_ns // _NS_PER_MINUTE
+    is_error = status_code == _ERROR
+    red.add((tenant, minute, service, span.name, kind), duration, is_error)
+    if peer is not None:
+        _edge(edges, tenant, minute, service, peer, peer_kind, duration, is_error)
+    return 0

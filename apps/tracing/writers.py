@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +26,14 @@ from psycopg.errors import UniqueViolation
 
 from apps.core.partitions import ensure_partitions_for
 from apps.core.prepared import execute_prepared
-from apps.otlp import binary_copy
 from apps.otlp.resources import Fingerprints, upsert_resources
-from apps.otlp.types import Span, StatusCode
+from apps.otlp.types import Span
 from apps.otlp.values import time_of_ns
-from apps.tracing import sampling, span_batch
+from apps.tracing import sampling
 from apps.tracing.deltas import RollupDeltas, Tenant
-from apps.tracing.span_batch import (
-    COLUMNS,
-    DURATION,
-    PARENT,
-    RESOURCE,
-    SERVICE,
-    SPAN,
-    START,
-    START_NS,
-    STATUS,
-    TRACE,
-    TYPES,
-    span_row,
-)
+from apps.tracing.span_batch import COLUMNS, SpanBatch
 
-__all__ = ["COLUMNS", "PARTITIONED", "TYPES", "StoredBefore", "WriteResult", "span_row", "write_spans"]
+__all__ = ["COLUMNS", "PARTITIONED", "StoredBefore", "WriteResult", "write_spans"]
 
 PARTITIONED = (
     "tracing_span", "tracing_red_minute", "tracing_red_tenmin", "tracing_red_hour", "tracing_red_sixhour",
@@ -66,7 +51,7 @@ WHERE EXISTS (SELECT 1 FROM tracing_span s WHERE s.organization_id = %s AND s.pr
               AND s.trace_id = c.trace_id AND s.span_id = c.span_id AND s.start_time = c.t)
 """
 
-_US_PER_DAY = 86_400_000_000
+_NS_PER_DAY = 86_400 * 10**9
 
 
 class StoredBefore(Exception):
@@ -93,90 +78,76 @@ def write_spans(
     if not spans:
         return WriteResult(0, 0)
     fingerprints = Fingerprints()
-    rows = span_batch.rows_by_key(organization_id, project_id, spans, fingerprints.of)
-    ensure_partitions_for(PARTITIONED, _days({key[2] for key in rows}))
+    batch = SpanBatch(organization_id, project_id, spans, fingerprints.of)
+    ensure_partitions_for(PARTITIONED, {time_of_ns(day * _NS_PER_DAY).date() for day in batch.days})
+    first_seen = {fingerprint: time_of_ns(start * 1000) for fingerprint, start in batch.first_seen.items()}
     with connection.cursor() as cursor:
-        upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), _first_seen(rows))
-        stored = _copy_new(cursor, organization_id, project_id, list(rows.values()), optimistic)
-        deltas = RollupDeltas()
-        _roll_up((organization_id, project_id), stored, deltas)
+        upsert_resources(cursor, organization_id, project_id, fingerprints.resources.items(), first_seen)
+        stored = _copy_new(cursor, organization_id, project_id, batch, fingerprints, optimistic=optimistic)
+        deltas = RollupDeltas(stored.red, stored.edges)
+        _link_parents((organization_id, project_id), stored, deltas)
         deltas.write(cursor)
     result = WriteResult(received=len(spans), inserted=len(stored))
     sampling.track(organization_id, project_id, spans, result)  # tail sampling: state of the traces just written
     return result
 
 
-def _time(microseconds: int) -> datetime:
-    return time_of_ns(microseconds * 1000)
-
-
-def _days(starts: set[int]) -> set[date]:
-    return {_time(day * _US_PER_DAY).date() for day in {start // _US_PER_DAY for start in starts}}
-
-
-def _first_seen(rows: dict[tuple[bytes, bytes, int], tuple[Any, ...]]) -> dict[bytes, datetime]:
-    """The earliest span start per resource of the batch (dates a new resource by its data)."""
-    first: dict[bytes, int] = {}
-    for row in rows.values():
-        fingerprint, start = row[RESOURCE], row[START]
-        if fingerprint not in first or start < first[fingerprint]:
-            first[fingerprint] = start
-    return {fingerprint: _time(start) for fingerprint, start in first.items()}
-
-
 def _copy_new(
-    cursor: Any, organization_id: int, project_id: int, rows: list[tuple[Any, ...]], optimistic: bool
-) -> list[tuple[Any, ...]]:
-    """COPY the rows not stored yet; returns them."""
+    cursor: Any, organization_id: int, project_id: int, batch: SpanBatch, fingerprints: Fingerprints, *,
+    optimistic: bool,
+) -> SpanBatch:  # fmt: skip
+    """COPY the rows of ``batch`` not stored yet; returns the batch of those."""
     if optimistic:
         try:
-            _copy(cursor, rows)
+            _copy(cursor, batch)
         except UniqueViolation as exc:
             raise StoredBefore("some spans of this batch are stored already") from exc
-        return rows
+        return batch
     for _ in range(_ATTEMPTS):
-        if not rows:
-            return rows
+        if not batch:
+            return batch
         try:
             with transaction.atomic():  # a savepoint: a refused COPY leaves the caller's transaction usable
-                _copy(cursor, rows)
-            return rows
+                _copy(cursor, batch)
+            return batch
         except UniqueViolation:
+            spans = batch.spans
             cursor.execute(
                 _STORED,
-                [[r[TRACE] for r in rows], [r[SPAN] for r in rows], [_time(r[START]) for r in rows], organization_id,
-                 project_id],
+                [[s.trace_id for s in spans], [s.span_id for s in spans], [time_of_ns(s.start_ns) for s in spans],
+                 organization_id, project_id],
             )  # fmt: skip
             known = {index for (index,) in cursor.fetchall()}
-            rows = [row for index, row in enumerate(rows) if index not in known]
+            new = [span for index, span in enumerate(spans) if index not in known]
+            batch = SpanBatch(organization_id, project_id, new, fingerprints.of)
     raise OperationalError("Spans of this request are being written by concurrent requests; retry.")
 
 
-def _copy(cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+def _copy(cursor: Any, batch: SpanBatch) -> None:
     with cursor.copy(_COPY) as copy:
-        copy.write(binary_copy.encode(rows, TYPES, COLUMNS))
+        copy.write(batch.copy)
 
 
-def _roll_up(tenant: Tenant, rows: list[tuple[Any, ...]], deltas: RollupDeltas) -> None:
-    """The RED and service-map deltas of the stored ``rows``; edges whose other end is not in the batch are
-    resolved against the stored spans and pending edges in one statement (link_parents.sql)."""
-    if not rows:
+def _link_parents(tenant: Tenant, batch: SpanBatch, deltas: RollupDeltas) -> None:
+    """The service-map edges whose other end is not in the batch, resolved against the stored spans and pending
+    edges in one statement (link_parents.sql)."""
+    if not batch:
         return
-    services, orphans = span_batch.roll_up_rows(tenant, rows, deltas.red, deltas.edges)
+    orphans = batch.orphans
     found = execute_prepared(
         _LINK_PARENTS,
         {
             "org": tenant[0],
             "project": tenant[1],
-            "orphan_ids": b"".join(r[TRACE] + r[PARENT] + r[SPAN] for r in orphans),
-            "services": [r[SERVICE] for r in orphans],
-            "starts": [r[START_NS] for r in orphans],
-            "durations": [r[DURATION] for r in orphans],
-            "errors": [r[STATUS] == StatusCode.ERROR for r in orphans],
-            "new_ids": b"".join(trace_id + span_id for trace_id, span_id in services),
+            "orphan_ids": b"".join(trace_id + parent + span_id for trace_id, parent, span_id, *_ in orphans),
+            "services": [orphan[3] for orphan in orphans],
+            "starts": [orphan[4] for orphan in orphans],
+            "durations": [orphan[5] for orphan in orphans],
+            "errors": [orphan[6] for orphan in orphans],
+            "new_ids": batch.ids,
         },
     )
     for stored_caller, trace_id, parent, service, start_ns, duration, is_error in found:
         # no stored caller: a child that waited for a span of this batch
-        caller = services[(bytes(trace_id), bytes(parent))] if stored_caller is None else stored_caller
+        caller = batch.service_of(bytes(trace_id), bytes(parent)) if stored_caller is None else stored_caller
         deltas.edge(tenant, start_ns, caller, service, "service", duration, is_error)

@@ -1,14 +1,82 @@
-"""The writer's compiled sums (apps/tracing/span_batch.pyx) bucket and pack exactly as the histogram layout says."""
+"""The span writer's compiled batch (apps/tracing/span_batch.pyx): its rows, the edges inside it and its orphans,
+and sums that bucket and pack exactly as the histogram layout says."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apps.otlp.resources import Fingerprints
+from apps.otlp.types import Resource, Span, SpanKind, StatusCode
 from apps.tracing import histogram
-from apps.tracing.span_batch import SeriesSums
+from apps.tracing.span_batch import SeriesSums, SpanBatch
+from tests.tracing.test_writers import NOW_NS, RESOURCE_A, RESOURCE_B, make_span
 
 TENANT = (1, 2)
+DAY_NS = 86_400 * 10**9
+
+
+def _batch(spans: list[Span]) -> SpanBatch:
+    return SpanBatch(*TENANT, spans, Fingerprints().of)
+
+
+def _series(sums: SeriesSums) -> dict[tuple[object, ...], tuple[int, int]]:
+    """{(minute start µs, *series key): (count, errors)} of the sums."""
+    found = {}
+    for _, _, bucket, *columns in sums.packed_rows(60_000_000):
+        keys, (counts, errors) = columns[:3], columns[3:5]
+        for position, key in enumerate(zip(*keys, strict=True)):
+            found[(bucket, *key)] = (counts[position], errors[position])
+    return found
+
+
+def test_a_span_repeated_in_a_batch_is_one_row_unless_it_starts_elsewhere() -> None:
+    span = make_span(RESOURCE_A, "GET /")
+    moved = dataclasses.replace(span, start_ns=span.start_ns + 5_000, end_ns=span.end_ns + 5_000)
+    other = make_span(RESOURCE_A, "GET /")
+    batch = _batch([span, span, moved, other, moved, dataclasses.replace(span, name="again")])
+    assert batch.spans == [span, moved, other]  # the table's key is (trace id, span id, start µs): the first
+    assert batch.ids == b"".join(s.trace_id + s.span_id for s in (span, other))
+    assert _series(batch.red) == {(NOW_NS // 60_000_000_000 * 60_000_000, "frontend", "GET /", SpanKind.SERVER): (3, 0)}
+
+
+def test_edges_inside_the_batch_whatever_the_order_and_the_orphans_outside_it() -> None:
+    parent = make_span(RESOURCE_A, "GET /checkout", kind=SpanKind.CLIENT)
+    child = make_span(RESOURCE_B, "POST /pay", parent=parent.span_id, trace_id=parent.trace_id, error=True)
+    orphan = make_span(RESOURCE_B, "POST /refund", parent=b"\x07" * 8, trace_id=parent.trace_id, duration_ms=3)
+    batch = _batch([child, orphan, parent])  # the child comes before its parent
+    minute = NOW_NS // 60_000_000_000 * 60_000_000
+    assert _series(batch.edges) == {(minute, "frontend", "checkout", "service"): (1, 1)}
+    assert batch.orphans == [
+        (orphan.trace_id, b"\x07" * 8, orphan.span_id, "checkout", orphan.start_ns, 3_000_000, False)
+    ]
+    assert batch.service_of(parent.trace_id, parent.span_id) == "frontend"
+    assert batch.service_of(child.trace_id, child.span_id) == "checkout"
+
+
+def test_dependencies_are_edges_from_the_calling_service() -> None:
+    database = make_span(RESOURCE_B, "SELECT", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"})
+    external = make_span(RESOURCE_B, "POST", kind=SpanKind.CLIENT, attributes={"server.address": "api.stripe.com"})
+    failed = dataclasses.replace(external, span_id=b"\x01" * 8, status_code=StatusCode.ERROR)
+    minute = NOW_NS // 60_000_000_000 * 60_000_000
+    assert _series(_batch([database, external, failed]).edges) == {
+        (minute, "checkout", "postgresql", "database"): (1, 0),
+        (minute, "checkout", "api.stripe.com", "external"): (2, 1),
+    }
+
+
+def test_first_seen_per_resource_and_the_days_of_the_batch() -> None:
+    early = make_span(RESOURCE_A, "GET /", start_ns=NOW_NS - DAY_NS)
+    spans = [make_span(RESOURCE_A, "GET /"), early, make_span(Resource({"service.name": "checkout"}), "POST /pay")]
+    batch = _batch(spans)
+    fingerprints = Fingerprints()
+    assert batch.first_seen == {
+        fingerprints.of(RESOURCE_A): early.start_ns // 1000,
+        fingerprints.of(spans[2].resource): NOW_NS // 1000,
+    }
+    assert batch.days == {NOW_NS // DAY_NS, NOW_NS // DAY_NS - 1}
 
 
 def _row_of(durations: list[int], errors: int = 0) -> tuple[object, ...]:
