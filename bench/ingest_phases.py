@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
 
-    .venv/bin/python bench/ingest_phases.py [--requests 60] [--no-sql-timing]
+    .venv/bin/python bench/ingest_phases.py [--requests 60] [--group 1] [--no-sql-timing]
 
 It starts an embedded PostgreSQL and Redis in ``var/bench-phases`` (wiped before and after), migrates,
 creates a tenant, and then runs bench/ingest.py's realistic 512-span requests (fresh trace ids and
@@ -10,9 +10,11 @@ timestamps each) through the ingest pipeline's steps one by one, in this process
 concurrency: decode, attribute limits, PII scrubbing, then one transaction with ``write_spans`` and
 ``record_errors``. It prints this process's CPU per span for each step and, for every SQL statement and
 COPY, the wall time and the PostgreSQL backend's CPU per span (Linux schedstat of the backend process).
-Ten warm-up requests are not counted. ``--no-sql-timing`` leaves the statements untimed: timing them costs
-this process a few µs per span, so the steps' CPU figures are cleaner without it. Complements
-bench/ingest.py, whose figures are end to end under load; this one says which step to work on.
+``--group N`` writes N requests in each transaction (``--requests`` then counts transactions), as group
+commit writes them under load. Ten warm-up transactions are not counted. ``--no-sql-timing`` leaves the
+statements untimed: timing them costs this process a few µs per span, so the steps' CPU figures are
+cleaner without it. Complements bench/ingest.py, whose figures are end to end under load; this one says which
+step to work on.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _instrument(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=60, help="timed requests of 512 spans")
+    parser.add_argument("--requests", type=int, default=60, help="timed transactions (of --group 512-span requests)")
     parser.add_argument("--group", type=int, default=1, help="requests per transaction, as group commit writes them")
     parser.add_argument("--no-sql-timing", action="store_true", help="time the steps only (SQL timing costs CPU)")
     options = parser.parse_args()

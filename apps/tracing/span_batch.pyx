@@ -4,7 +4,7 @@
 Used by apps/tracing/writers.py (``SpanBatch``: the rows and the sums of a write) and apps/tracing/deltas.py (the
 sums). In Python, building the rows and summing the RED and service-map deltas was ~20 µs of the writer's ~27 µs
 per span (bench/ingest_phases.py); most of it was the interpreter's calls and tuple handling, not the work. Rows
-are encoded straight into the COPY buffer, without a tuple per row (~7 µs per span less than building row tuples
+are written straight into the COPY buffer, so the span row is defined once, here (as fast as building row tuples
 for ``binary_copy.encode``, docs/benchmarks.md). Values from the wire stay Python ints here, so a value no column
 can hold still reaches the COPY encoder, which refuses it by name, instead of overflowing a C integer.
 """
