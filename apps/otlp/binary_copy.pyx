@@ -13,6 +13,9 @@ types, so this encodes a whole batch in one pass from a type string, one charact
 None is NULL in any column. A value that does not fit its column (an int out of range, a str that is not
 UTF-8-encodable) raises ``psycopg.DataError`` naming the column (by ``names``, else by position), as
 PostgreSQL would refuse it; the ingest receiver answers it with 400 and that message.
+
+``encode`` writes its values through ``CopyBuffer``, whose typed methods compiled writers also call directly
+(declared in binary_copy.pxd): apps/tracing/span_batch.pyx writes span rows without a tuple per row.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
