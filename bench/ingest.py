@@ -529,7 +529,6 @@ class Bench:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_copy")
             conn.execute("CREATE TABLE bench_copy (LIKE tracing_span INCLUDING ALL)")
-        self.cleanups.append(lambda: _drop_bench_copy(self.database_url))
         ceilings = []
         for count in processes:
             wal = Wal.now(self.database_url)
@@ -622,6 +621,7 @@ class Bench:
         # 1. the ceiling: bare COPY of the writer's rows
         ceilings = []
         if args.copy_seconds > 0:
+            self.cleanups.append(lambda: _drop_bench_copy(database_url))  # if a run stops halfway
             ceilings = self.bare_copy(templates, (organization_id, project_id), (1, 2), "")
             costs = ceilings[0]["costs"]
             print(

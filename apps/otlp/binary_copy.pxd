@@ -1,6 +1,6 @@
 # The COPY buffer of apps/otlp/binary_copy.pyx, for compiled writers that encode their rows themselves
 # (apps/tracing/span_batch.pyx) instead of building row tuples for ``encode``.
-from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 
 
 cdef class CopyBuffer:
@@ -20,6 +20,7 @@ cdef class CopyBuffer:
     cdef int int8(self, object value, Py_ssize_t i) except -1
     cdef int int4(self, object value, Py_ssize_t i) except -1
     cdef int int2(self, object value, Py_ssize_t i) except -1
+    cdef int fixed(self, object value, int width, int64_t low, int64_t high, Py_ssize_t i) except -1
     cdef int bytea(self, object value, Py_ssize_t i) except -1
     cdef int jsonb(self, object value, Py_ssize_t i) except -1
     cdef int timestamptz(self, object microseconds, Py_ssize_t i) except -1

@@ -108,27 +108,28 @@ cdef class CopyBuffer:
         return 0
 
     cdef int int8(self, object value, Py_ssize_t i) except -1:
-        if value is None:
-            return self.null()
-        self.reserve(12)
-        self.be32(8)
-        self.be64(<uint64_t>_integer(value, INT64_MIN, INT64_MAX, self.names, i))
-        return 0
+        return self.fixed(value, 8, INT64_MIN, INT64_MAX, i)
 
     cdef int int4(self, object value, Py_ssize_t i) except -1:
-        if value is None:
-            return self.null()
-        self.reserve(8)
-        self.be32(4)
-        self.be32(<uint32_t><int32_t>_integer(value, -2147483648, 2147483647, self.names, i))
-        return 0
+        return self.fixed(value, 4, -2147483648, 2147483647, i)
 
     cdef int int2(self, object value, Py_ssize_t i) except -1:
+        return self.fixed(value, 2, -32768, 32767, i)
+
+    cdef int fixed(self, object value, int width, int64_t low, int64_t high, Py_ssize_t i) except -1:
+        """An integer of ``width`` bytes (int2, int4, int8), refused by name outside ``low``..``high``."""
+        cdef int64_t v
         if value is None:
             return self.null()
-        self.reserve(6)
-        self.be32(2)
-        self.be16(<uint16_t><int16_t>_integer(value, -32768, 32767, self.names, i))
+        v = _integer(value, low, high, self.names, i)
+        self.reserve(4 + width)
+        self.be32(<uint32_t>width)
+        if width == 8:
+            self.be64(<uint64_t>v)
+        elif width == 4:
+            self.be32(<uint32_t><int32_t>v)
+        else:
+            self.be16(<uint16_t><int16_t>v)
         return 0
 
     cdef int bytea(self, object value, Py_ssize_t i) except -1:
