@@ -217,6 +217,7 @@ class Wal:
     bytes: int
     full_page_images: int
     checkpoints: int
+    buffers_full: int  # times a backend found the WAL buffers full and had to write WAL out itself
 
     @classmethod
     def now(cls, database_url: str) -> Wal:
@@ -224,16 +225,17 @@ class Wal:
 
         with psycopg.connect(database_url, autocommit=True) as conn:
             row = conn.execute(
-                "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) "
-                "FROM pg_stat_wal"
+                "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter), "
+                "wal_buffers_full FROM pg_stat_wal"
             ).fetchone()
-        return cls(int(row[0]), int(row[1]), int(row[2]))
+        return cls(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def since(self, before: Wal, rows: int) -> str:
         rows = max(rows, 1)
         return (
             f"WAL {(self.bytes - before.bytes) / rows:,.0f} B/row "
-            f"({(self.full_page_images - before.full_page_images) * 1000 / rows:.1f} full-page images per 1k rows), "
+            f"({(self.full_page_images - before.full_page_images) * 1000 / rows:.1f} full-page images per 1k rows, "
+            f"WAL buffers full {(self.buffers_full - before.buffers_full) * 1000 / rows:.1f} times per 1k rows), "
             f"{self.checkpoints - before.checkpoints} checkpoint(s)"
         )
 

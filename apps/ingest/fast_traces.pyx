@@ -28,11 +28,13 @@ from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
+from apps.otlp.span cimport new_span
+
 
 cdef extern from "Python.h":
     dict _PyDict_NewPresized(Py_ssize_t minused)  # CPython's own: a dict sized for ``minused`` keys up front
 
-from apps.otlp.types import Decoded, DecodeError, Resource, Scope, Span, SpanEvent, SpanLink
+from apps.otlp.types import Decoded, DecodeError, Resource, Scope, SpanEvent, SpanLink
 
 cdef object _reference = None  # apps.ingest.decode_protobuf, imported on first use (it imports this module)
 
@@ -606,7 +608,7 @@ cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object 
                     dropped_links += 1
                 else:
                     links.append(link)
-    return Span(
+    return new_span(
         resource, scope, trace_id, span_id, parent if parent and parent != b"\0" * 8 else None, name, kind, start,
         end, attributes, code, message, trace_state, flags, events, links, dropped_attributes, dropped_events,
         dropped_links,

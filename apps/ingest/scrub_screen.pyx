@@ -11,6 +11,8 @@ from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport uint8_t
 
+from apps.otlp.span cimport Span
+
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object text)
@@ -300,7 +302,7 @@ cdef bint _text_needs_a_look(object text, set clean_text):
     return bool(text) and text not in clean_text
 
 
-cdef Py_ssize_t _span_look(object span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
+cdef Py_ssize_t _span_look(Span span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
                            frozenset kv_names, UrlMasks masks) except -2:
     """-1 if the span needs the Python look; else how many attribute values it changed by itself (URLs whose
     credentials ``masks`` replaced into a string known clean)."""
@@ -336,6 +338,7 @@ def scrub_spans(scrubber, list spans not None):
     cdef frozenset kv_names = scrubber._innocence_names
     cdef UrlMasks masks = scrubber._url_masks
     cdef Py_ssize_t changed = 0, found
+    cdef Span span
     last_in = last_out = None
     for span in spans:
         found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.otlp.span import Span
+
 Attributes = dict[str, Any]
 
 
@@ -77,27 +79,8 @@ class SpanLink:
     flags: int = 0
 
 
-@dataclass(slots=True)
-class Span:
-    resource: Resource
-    scope: Scope
-    trace_id: bytes
-    span_id: bytes
-    parent_span_id: bytes | None
-    name: str
-    kind: int
-    start_ns: int
-    end_ns: int
-    attributes: Attributes
-    status_code: int = StatusCode.UNSET
-    status_message: str = ""
-    trace_state: str = ""
-    flags: int = 0
-    events: list[SpanEvent] = field(default_factory=list)
-    links: list[SpanLink] = field(default_factory=list)
-    dropped_attributes_count: int = 0
-    dropped_events_count: int = 0
-    dropped_links_count: int = 0
+# ``Span`` (imported above) is a compiled type, apps/otlp/span.pyx says why; its fields, order and defaults are
+# those of a dataclass, listed in apps/otlp/span.pyi.
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from libc.stdint cimport int64_t
 import msgspec
 
 from apps.otlp.binary_copy cimport CopyBuffer
+from apps.otlp.span cimport Span
 from apps.otlp.types import SpanKind, StatusCode
 from apps.otlp.values import NS_PER_MINUTE
 from apps.tracing.histogram import SIZE, UPPER_BOUNDS
@@ -242,6 +243,7 @@ cdef class SpanBatch:
         cdef set repeats = None
         cdef PyObject* found
         cdef Py_ssize_t position
+        cdef Span span
         self.red = SeriesSums()
         self.edges = SeriesSums()
         self.first_seen = {}
@@ -257,7 +259,7 @@ cdef class SpanBatch:
                 ids += key[0]
                 ids += key[1]
             else:  # a span id seen before in the batch: the same row again unless it starts elsewhere (rare)
-                if (<object>kept[<Py_ssize_t><object>found]).start_ns // 1000 == start_us:
+                if (<Span>kept[<Py_ssize_t><object>found]).start_ns // 1000 == start_us:
                     continue
                 if repeats is None:
                     repeats = set()
@@ -308,7 +310,7 @@ cdef class SpanBatch:
         return self._services[self._rows[(trace_id, span_id)]]
 
 
-cdef int _row(CopyBuffer out, organization_id, project_id, span, start_us, fingerprint, service, tuple tenant,
+cdef int _row(CopyBuffer out, organization_id, project_id, Span span, start_us, fingerprint, service, tuple tenant,
               SeriesSums red, SeriesSums edges) except -1:
     """One span's row (``COLUMNS``, in order) and its RED sums and dependency edge."""
     cdef dict attributes = span.attributes
