@@ -75,16 +75,22 @@ def scrubber(principal: IngestPrincipal) -> Scrubber:
     """The project's scrubber (its custom rules on top of the defaults), per worker thread.
 
     A scrubber keeps per-request state and warm caches, so threads do not share one. Rules are
-    re-read after VIGIL_INGEST_KEY_CACHE_SECONDS, so a new rule applies within that time.
+    re-read after VIGIL_INGEST_KEY_CACHE_SECONDS, so a new rule applies within that time; while they are
+    unchanged the scrubber is kept, with what it has learnt (a new one looks at every value it has not
+    seen in the Python path: ~15 % of a benchmark request's spans on their first sighting, 1-2 % once warm).
     """
-    cache: dict[int, tuple[float, Scrubber]] = getattr(_local, "scrubbers", None) or {}
+    cache: dict[int, tuple[float, Scrubber, tuple[object, ...]]] = getattr(_local, "scrubbers", None) or {}
     _local.scrubbers = cache
     found = cache.get(principal.project_id)
     if found is None or found[0] < time.monotonic():
         rules = rules_of_project(principal.organization_id, principal.project_id)
-        secret = hashlib.sha256(f"{settings.SECRET_KEY}:scrub:{principal.project_id}".encode()).digest()
-        built = Scrubber(rules, scrub_ips=settings.VIGIL_SCRUB_CLIENT_IPS, hash_secret=secret)
-        found = (time.monotonic() + settings.VIGIL_INGEST_KEY_CACHE_SECONDS, built)
+        inputs = (*rules, settings.VIGIL_SCRUB_CLIENT_IPS)
+        if found is not None and found[2] == inputs:
+            built = found[1]
+        else:
+            secret = hashlib.sha256(f"{settings.SECRET_KEY}:scrub:{principal.project_id}".encode()).digest()
+            built = Scrubber(rules, scrub_ips=settings.VIGIL_SCRUB_CLIENT_IPS, hash_secret=secret)
+        found = (time.monotonic() + settings.VIGIL_INGEST_KEY_CACHE_SECONDS, built, inputs)
         cache[principal.project_id] = found
     return found[1]
 

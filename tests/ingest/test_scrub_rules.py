@@ -94,3 +94,22 @@ def test_rules_page(alice: Tenant) -> None:
     rule = ScrubRule.objects.for_organization(alice.organization.pk).get()
     client.post(f"{url}{rule.pk}/delete/")
     assert not ScrubRule.objects.for_organization(alice.organization.pk).exists()
+
+
+def test_a_refresh_keeps_the_scrubber_while_the_rules_are_unchanged(alice: Tenant, settings: Any) -> None:
+    """Rules are re-read when the cache expires; an unchanged set keeps the scrubber (and what it has learnt),
+    a changed one builds a new scrubber that applies it."""
+    from apps.ingest import pipeline
+    from apps.ingest.auth import IngestPrincipal
+
+    settings.VIGIL_INGEST_KEY_CACHE_SECONDS = 0  # every call re-reads the rules
+    principal = IngestPrincipal(alice.organization.pk, alice.project.pk, key_id=0)
+    first = pipeline.scrubber(principal)
+    assert first.scrub_value("note", "order-123456") == "order-123456"
+    assert pipeline.scrubber(principal) is first
+    rule = {"kind": "regex", "pattern": r"order-\d{6}", "category": "order"}
+    assert session_client(alice.owner).post(rules_url(alice), rule, format="json").status_code == 201
+    changed = pipeline.scrubber(principal)
+    assert changed is not first
+    assert changed.scrub_value("note", "order-123456") == "[REDACTED:order]"
+    assert pipeline.scrubber(principal) is changed
