@@ -183,6 +183,13 @@ cdef inline bint _has_nul(const uint8_t* p, Py_ssize_t n):
 
 
 cdef inline const uint8_t* _varint(const uint8_t* p, const uint8_t* end, uint64_t* out) except NULL:
+    if p < end and p[0] < 0x80:  # one byte: most tags and lengths, inlined
+        out[0] = p[0]
+        return p + 1
+    return _long_varint(p, end, out)
+
+
+cdef const uint8_t* _long_varint(const uint8_t* p, const uint8_t* end, uint64_t* out) except NULL:
     cdef uint64_t acc = 0
     cdef int shift = 0
     cdef uint8_t b
