@@ -52,7 +52,7 @@ $(TEST_STAMP): requirements/*.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/test.txt
 	touch $@
 
-apps/%$(EXT_SUFFIX): apps/%.pyx setup.py
+apps/%$(EXT_SUFFIX): apps/%.pyx $(wildcard apps/*/*.pxd) setup.py
 	$(PY) setup.py --quiet build_ext --inplace
 	rm -rf build
 

@@ -3,10 +3,10 @@
 
 Why not a dataclass like the other decoded types: every span of every request is made once by the decoder and
 read field by field by the scrubber, the row pass and the error and sampling steps, and on a dataclass each of
-those reads is an attribute lookup by name (``__Pyx_PyObject_GetAttrStr`` was the largest single entry of the
-server's profile at saturation, docs/benchmarks.md) and each span a call of the generated ``__init__``. Compiled
-modules that ``cimport`` this type read its fields at a fixed offset and make spans with ``new_span``; to Python
-code it behaves as the dataclass did: the same fields, constructor, defaults, equality and ``repr``.
+those reads is an attribute lookup by name (``__Pyx_PyObject_GetAttrStr``: 4.6 % of the server's profile at
+saturation, docs/benchmarks.md) and each span a call of the generated ``__init__``. Compiled modules that
+``cimport`` this type read its fields at a fixed offset and make spans with ``new_span``; to Python code it
+behaves as the dataclass did: the same fields, constructor, defaults, equality and ``repr``.
 
 The fields hold Python objects, as before: values from the wire are not narrowed to C integers here, so a value
 no column can hold still reaches the COPY encoder, which refuses it by name (apps/otlp/binary_copy.pyx).
