@@ -99,7 +99,7 @@ def main() -> None:
     try:
         os.environ.update(services.env)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
-        organization_id, project_id, _ = ingest._setup_tenant()
+        organization_id, project_id, _, _ = ingest._setup_tenant()
         run(organization_id, project_id, options.requests, sql_timing=not options.no_sql_timing, group=options.group)
     finally:
         services.stop()
