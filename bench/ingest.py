@@ -15,7 +15,7 @@ What it does, all on 127.0.0.1 / unix sockets, everything stopped at the end (al
    client does nothing else) in 512-row transactions into ``tracing_span`` itself, as the rows of a second
    project: the same partitions and indexes, grown as far as the server's steps have grown them (with
    ``--ceiling-table bench_copy``: into a fresh ``bench_copy (LIKE tracing_span INCLUDING ALL)``, not
-   partitioned, as before 2026-11-30 06:00 UTC), from one and from two processes before the HTTP steps, and
+   partitioned, as before 2026-11-30 05:55 UTC), from one and from two processes before the HTTP steps, and
    from two processes again right after the max step. That max step and the COPY after it are a pair
    (the same table, as grown by then, and the same minute of a VM whose speed drifts by ±10 % over minutes);
    ``--pairs N`` adds N - 1 more pairs, and the target's ratio is the median of the pairs' ratios. The best
@@ -686,7 +686,7 @@ class Bench:
                 saturated = True  # higher fixed rates cannot do better; go to "max"
             time.sleep(2)
 
-        if args.copy_seconds > 0:  # the VM's speed drifts: the ceiling again, next to the steps (the higher counts)
+        if args.copy_seconds > 0:  # the ceiling again, right after the max step: the first pair
             ceilings += self.bare_copy(templates, copy_tenant, (2,), " after the steps")
         # Pairs: a max step and the bare COPY run right after it. The ceiling drifts by ±10 % over minutes on these
         # VMs, so the ratio of each pair, and their median, move less than the best step against the highest ceiling.
