@@ -31,6 +31,8 @@ What it does, all on 127.0.0.1 / unix sockets, everything stopped at the end (al
    ``--rerun-foreign`` cores is run once more and the quieter run is kept.
 5. Optionally profiles the server under "max" load with py-spy (``--profile SECONDS``), and prints
    the hottest functions.
+   ``--step-cpu`` serves bench/step_cpu.py instead, which times each pipeline step in the server (thread
+   CPU per span), and prints each worker's last window.
 6. Bytes per span on disk (tracing_span partitions: heap + TOAST + indexes) and the rollup tables.
 7. `write_spans` alone on fresh batches: wall time and client CPU per span (``--no-writer-timing`` skips it).
 
@@ -366,9 +368,16 @@ def _foreign(before: CpuSnapshot, after: CpuSnapshot) -> float:
     return max((after.busy - before.busy) - ours, 0.0) / elapsed
 
 
-def start_server(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    env: dict[str, str], workers: int, log: Path, *, step_cpu: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn on a free port; with ``step_cpu``, the application with its pipeline steps timed (bench/step_cpu.py)."""
     port = _free_port()
-    args = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    app = "config.asgi:application"
+    if step_cpu:
+        app = "step_cpu:application"
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))}
+    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     args += ["--lifespan", "off", "--no-access-log", "--log-level", "warning"]
     if workers > 1:
         args += ["--workers", str(workers)]
@@ -648,7 +657,7 @@ class Bench:
             )
 
         # 2. the server and the load generator
-        self.server, url = start_server(env, args.workers, self.log)
+        self.server, url = start_server(env, args.workers, self.log, step_cpu=args.step_cpu)
         self.cleanups.append(lambda: stop_process(self.server))
         self.pids.server = self.server.pid
         ctx = mp.get_context("spawn")
@@ -756,7 +765,7 @@ class Bench:
             f"target (>= {TARGET_DURABLE:,} spans/s durable and >= {TARGET_RATIO} of bare COPY, the pairs' median): "
             f"{'met' if met else 'NOT met'}; goal {GOAL:,} spans/s: {'met' if best.durable_rate >= GOAL else 'not met'}"
         )
-        for line in [*profile_lines, "", *explain_lines]:
+        for line in [*profile_lines, "", *explain_lines, *self.step_cpu_lines()]:
             print(line)
         if spans_stored != self.acknowledged:
             print(f"FAILURE: {self.acknowledged:,} spans were acknowledged but {spans_stored:,} are stored")
@@ -765,6 +774,20 @@ class Bench:
             print("FAILURE: no span was accepted")
             return 1
         return 1 if args.require_target and not met else 0
+
+    def step_cpu_lines(self) -> list[str]:
+        """With ``--step-cpu``: each worker's last window of CPU per span by pipeline step (from the last max step)."""
+        if not self.args.step_cpu:
+            return []
+        lines = [line for line in self.log.read_text(errors="replace").splitlines() if line.startswith("step-cpu")]
+        last: dict[str, str] = {}
+        for line in lines:
+            last[line.split(":", 1)[0]] = line
+        return [
+            "",
+            "CPU per span by pipeline step in the server (bench/step_cpu.py; thread CPU, µs/span):",
+            *last.values(),
+        ]
 
     def profile(self, var: Path) -> list[str]:
         spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -842,6 +865,9 @@ def main() -> int:
         "--pairs", type=int, default=1, help="max steps, each followed by a bare COPY (the steps' max is the first)"
     )
     parser.add_argument("--profile", type=float, default=0, help="py-spy the server for this many seconds at max load")
+    parser.add_argument(
+        "--step-cpu", action="store_true", help="time the server's pipeline steps (bench/step_cpu.py; ~1 µs/span)"
+    )
     parser.add_argument("--profile-native", action="store_true", help="include native frames in the profile")
     parser.add_argument(
         "--profile-all-threads",
