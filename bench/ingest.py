@@ -648,7 +648,8 @@ class Bench:
         # 1. the ceiling: bare COPY of the writer's rows
         ceilings = []
         if args.copy_seconds > 0:
-            self.cleanups.append(lambda: _drop_bench_copy(database_url))  # if a run stops halfway
+            if args.ceiling_table == "bench_copy":
+                self.cleanups.append(lambda: _drop_bench_copy(database_url))  # if a run stops halfway
             ceilings = self.bare_copy(templates, copy_tenant, (1, 2), "")
             costs = ceilings[0]["costs"]
             print(

@@ -23,5 +23,6 @@ cdef class CopyBuffer:
     cdef int fixed(self, object value, int width, int64_t low, int64_t high, Py_ssize_t i) except -1
     cdef int bytea(self, object value, Py_ssize_t i) except -1
     cdef int jsonb(self, object value, Py_ssize_t i) except -1
+    cdef int _encoded(self, object value, Py_ssize_t i, str expected, int version) except -1
     cdef int timestamptz(self, object microseconds, Py_ssize_t i) except -1
     cdef bytes finish(self)

@@ -134,29 +134,26 @@ cdef class CopyBuffer:
 
     cdef int bytea(self, object value, Py_ssize_t i) except -1:
         """bytea, or a value of any type already in its binary form."""
-        cdef Py_ssize_t n
-        if value is None:
-            return self.null()
-        if not isinstance(value, bytes):
-            raise TypeError(f"{_column(self.names, i)}: expected bytes, got {type(value).__name__}")
-        n = PyBytes_GET_SIZE(value)
-        self.reserve(4 + n)
-        self.be32(<uint32_t>n)
-        self.put(PyBytes_AS_STRING(value), n)
-        return 0
+        return self._encoded(value, i, "bytes", -1)
 
     cdef int jsonb(self, object value, Py_ssize_t i) except -1:
         """jsonb from JSON text already encoded (bytes)."""
+        return self._encoded(value, i, "encoded JSON bytes", 1)  # 1: jsonb's binary format version
+
+    cdef int _encoded(self, object value, Py_ssize_t i, str expected, int version) except -1:
+        """A value already encoded (bytes), after a one-byte ``version`` unless it is negative; None is NULL."""
         cdef Py_ssize_t n
+        cdef Py_ssize_t head = 0 if version < 0 else 1
         if value is None:
             return self.null()
         if not isinstance(value, bytes):
-            raise TypeError(f"{_column(self.names, i)}: expected encoded JSON bytes, got {type(value).__name__}")
+            raise TypeError(f"{_column(self.names, i)}: expected {expected}, got {type(value).__name__}")
         n = PyBytes_GET_SIZE(value)
-        self.reserve(5 + n)
-        self.be32(<uint32_t>(n + 1))
-        self.data[self.size] = 1  # jsonb binary format version
-        self.size += 1
+        self.reserve(4 + head + n)
+        self.be32(<uint32_t>(n + head))
+        if head:
+            self.data[self.size] = <char>version
+            self.size += 1
         self.put(PyBytes_AS_STRING(value), n)
         return 0
 
