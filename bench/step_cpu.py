@@ -96,6 +96,9 @@ def _install() -> None:
     writers._link_parents = _timed("write_spans: link_parents", writers._link_parents)
     deltas.RollupDeltas.write = _timed("write_spans: deltas", deltas.RollupDeltas.write)  # type: ignore[method-assign]
     pipeline.record_errors = _timed("errors", pipeline.record_errors)
+    pipeline._write = _timed("transaction, all", pipeline._write)
+    pipeline.configure_transaction = _timed("transaction: settings", pipeline.configure_transaction)
+    pipeline._reject_outside_retention = _timed("retention", pipeline._reject_outside_retention)
     http._process = _counted(http._process)
 
 
