@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import FileDescriptor
@@ -53,9 +53,6 @@ from apps.otlp.types import (
     SpanLink,
 )
 from apps.otlp.values import bytes_value, double_value
-
-if TYPE_CHECKING:
-    from apps.ingest.scrub_screen import AttributeScreen
 
 try:
     from . import fast_traces  # see decode_traces
@@ -332,14 +329,13 @@ def _parse(cls: Any, body: bytes, what: str) -> Any:
 # --- traces ----------------------------------------------------------------------------------------
 
 
-def decode_traces(body: bytes, screen: AttributeScreen | None = None) -> Decoded:
+def decode_traces(body: bytes) -> Decoded:
     """Decode the body of an OTLP/HTTP protobuf ``ExportTraceServiceRequest``.
 
     The compiled fast path (``fast_traces.pyx``, ~5x faster) takes the common shape and returns exactly what
-    the code below returns; anything else (errors included) is left to the code below, the reference. It also
-    asks ``screen``, the scrubber's, about each distinct attribute once (``Scrubber.scrub_decoded``).
+    the code below returns; anything else (errors included) is left to the code below, the reference.
     """
-    decoded = fast_traces.decode(body, screen)
+    decoded = fast_traces.decode(body)
     if decoded is not None:
         return decoded
     return decode_traces_reference(body)

@@ -19,7 +19,7 @@ It also fills ``Decoded.limits_hint``, which lets the attribute limits skip a re
 
 import os
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
@@ -28,15 +28,11 @@ from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-import msgspec
-
-from apps.ingest.scrub_screen cimport AttributeScreen
-from apps.otlp.span cimport Span, new_span
+from apps.otlp.span cimport new_span
 
 
 cdef extern from "Python.h":
     dict _PyDict_NewPresized(Py_ssize_t minused)  # CPython's own: a dict sized for ``minused`` keys up front
-    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
 from apps.otlp.types import Decoded, DecodeError, Resource, Scope, SpanEvent, SpanLink
 
@@ -65,10 +61,6 @@ cdef uint64_t _SEED = int.from_bytes(os.urandom(8), "little")
 # Slots probed before a lookup gives up (the attribute is then decoded, not memoised): a bound on the work
 # colliding attributes can cause, whatever the hash does.
 cdef Py_ssize_t _MAX_PROBES = 16
-# A span's attribute JSON is made from the memo's fragments when it has at most this many attributes (the
-# OTel SDK's default limit); beyond, the row pass encodes the map.
-DEF _MAX_SLOTS = 128
-cdef object _encode = msgspec.json.Encoder().encode
 
 
 cdef struct Memo:
@@ -76,8 +68,6 @@ cdef struct Memo:
     const uint8_t* data  # the KeyValue's bytes inside the request body, alive while it is decoded
     Py_ssize_t size
     PyObject* kv  # an owned (key, value) tuple; NULL: a free slot
-    PyObject* fragment  # owned bytes, '"key":value' as JSON, made when a span's JSON first needs it; or NULL
-    int verdict  # the attribute screen's: 1 clean, 0 needs a look, -1 not asked yet
 
 
 cdef inline uint64_t _hash(const uint8_t* p, Py_ssize_t n):
@@ -111,18 +101,11 @@ cdef class _State:
     maps safely). Most attributes repeat within a request (methods, routes, services), and a hit used to
     cost a bytes object, its SipHash and a dict lookup per attribute (~15 % of decoding); this table hashes
     the bytes where they lie in the body. ``cache`` is the reference ``_kv``'s own memo, for what it decodes.
-
-    A memo entry also keeps what is learnt about its attribute once per request instead of once per span: its
-    JSON fragment (a span's attribute JSON is its fragments joined, ``_span_json``) and the verdict of
-    ``screen``, the scrubber's (``_screened``).
     """
 
     cdef dict cache
     cdef Memo* memo
     cdef Py_ssize_t capacity, used  # capacity: a power of two
-    cdef AttributeScreen screen  # or None
-    cdef Memo* slots[_MAX_SLOTS]  # the memo entries of the span attributes being decoded, in wire order
-    cdef Memo* last  # the entry ``remember`` filled last, or NULL
     cdef Py_ssize_t longest  # longest string attribute value, in UTF-8 bytes
     cdef Py_ssize_t most  # most attributes in one map
     cdef bint plain  # no NUL in any string, every attribute value a scalar
@@ -141,11 +124,9 @@ cdef class _State:
             for i in range(self.capacity):
                 if self.memo[i].kv is not NULL:
                     Py_DECREF(<object>self.memo[i].kv)
-                if self.memo[i].fragment is not NULL:
-                    Py_DECREF(<object>self.memo[i].fragment)
             PyMem_Free(self.memo)
 
-    cdef inline Memo* lookup(self, uint64_t h, const uint8_t* p, Py_ssize_t n):
+    cdef inline PyObject* lookup(self, uint64_t h, const uint8_t* p, Py_ssize_t n):
         cdef Py_ssize_t mask = self.capacity - 1, i = <Py_ssize_t>(h & mask), probe
         cdef Memo* m
         for probe in range(_MAX_PROBES):
@@ -153,21 +134,13 @@ cdef class _State:
             if m.kv is NULL:
                 return NULL
             if m.hash == h and m.size == n and memcmp(m.data, p, n) == 0:
-                return m
+                return m.kv
             i = (i + 1) & mask
         return NULL
 
-    cdef int reserve(self, Py_ssize_t more) except -1:
-        """Room for ``more`` entries without growing (which moves them): pointers to entries stay valid."""
-        while (self.used + more + 1) * 2 > self.capacity:
-            self._grow()
-        return 0
-
     cdef int remember(self, uint64_t h, const uint8_t* p, Py_ssize_t n, tuple kv) except -1:
-        """Memoise ``kv``; ``last`` is then its entry (NULL when the neighbourhood is crowded)."""
         cdef Py_ssize_t mask, i, probe
         cdef Memo* m
-        self.last = NULL
         if (self.used + 1) * 2 > self.capacity:
             self._grow()
         mask = self.capacity - 1
@@ -180,10 +153,7 @@ cdef class _State:
                 m.size = n
                 Py_INCREF(kv)
                 m.kv = <PyObject*>kv
-                m.fragment = NULL
-                m.verdict = -1
                 self.used += 1
-                self.last = m
                 return 0
             i = (i + 1) & mask
         return 0  # a crowded neighbourhood: not memoised
@@ -369,7 +339,6 @@ cdef tuple _key_value(const uint8_t* p, Py_ssize_t n, uint64_t h, _State state, 
     cdef uint64_t size
     cdef object key = "", value = None
     cdef tuple result
-    state.last = NULL
     if q < end and q[0] == 0x0A:  # the key (absent when empty, as proto3 encodes it)
         q = _varint(q + 1, end, &size)
         if size > <uint64_t>(end - q):
@@ -400,20 +369,15 @@ cdef tuple _key_value(const uint8_t* p, Py_ssize_t n, uint64_t h, _State state, 
 
 
 cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, _State state, object where,
-                      Py_ssize_t expected=0, Py_ssize_t* recorded=NULL):
+                      Py_ssize_t expected=0):
     """The attributes (repeated KeyValue field ``number``, ``expected`` of them if known) of one message, in wire
-    order; the last key wins. Given ``recorded`` (and ``expected``), their memo entries go to ``state.slots``
-    and ``recorded[0]`` is how many, or -1 when some attribute has none or a key repeats."""
+    order; the last key wins."""
     cdef Reader r = _reader(data, size)
     cdef Field f
     cdef dict out = _PyDict_NewPresized(expected) if expected > 5 else {}
-    cdef Memo* hit
+    cdef PyObject* hit
     cdef tuple kv
     cdef uint64_t h
-    cdef Py_ssize_t count = 0
-    cdef bint complete = recorded is not NULL and expected <= _MAX_SLOTS
-    if complete:
-        state.reserve(expected)  # the entries recorded must not move
     while _next(&r, &f):
         if f.number != number:
             continue
@@ -422,185 +386,12 @@ cdef dict _attributes(const uint8_t* data, Py_ssize_t size, uint32_t number, _St
         hit = state.lookup(h, f.data, f.size)
         if hit is NULL:
             kv = _key_value(f.data, f.size, h, state, where)
-            hit = state.last
         else:
-            kv = <tuple>hit.kv
-        if complete:
-            if hit is NULL:
-                complete = False
-            else:
-                state.slots[count] = hit
-                count += 1
+            kv = <tuple>hit
         PyDict_SetItem(out, kv[0], kv[1])
     if len(out) > state.most:
         state.most = len(out)
-    if recorded is not NULL:
-        recorded[0] = count if complete and count == len(out) else -1
     return out
-
-
-# --- what the memo learns once per attribute: its JSON and the scrubber's verdict ----------------------
-
-
-cdef inline Py_ssize_t _escaped_size(const char* p, Py_ssize_t n):
-    """Bytes of UTF-8 ``p[:n]`` as the inside of a JSON string, escaped as msgspec escapes."""
-    cdef Py_ssize_t i, size = n
-    cdef uint8_t c
-    for i in range(n):
-        c = <uint8_t>p[i]
-        if c == 0x22 or c == 0x5C or c == 0x08 or c == 0x09 or c == 0x0A or c == 0x0C or c == 0x0D:
-            size += 1
-        elif c < 0x20:
-            size += 5
-    return size
-
-
-cdef char* _HEX = b"0123456789abcdef"
-
-
-cdef inline char* _write_escaped(char* out, const char* p, Py_ssize_t n):
-    cdef Py_ssize_t i
-    cdef uint8_t c
-    for i in range(n):
-        c = <uint8_t>p[i]
-        if c >= 0x20 and c != 0x22 and c != 0x5C:
-            out[0] = <char>c
-            out += 1
-            continue
-        out[0] = b"\\"
-        if c == 0x22 or c == 0x5C:
-            out[1] = <char>c
-        elif c == 0x08:
-            out[1] = b"b"
-        elif c == 0x09:
-            out[1] = b"t"
-        elif c == 0x0A:
-            out[1] = b"n"
-        elif c == 0x0C:
-            out[1] = b"f"
-        elif c == 0x0D:
-            out[1] = b"r"
-        else:
-            out[1] = b"u"
-            out[2] = b"0"
-            out[3] = b"0"
-            out[4] = _HEX[c >> 4]
-            out[5] = _HEX[c & 15]
-            out += 4
-        out += 2
-    return out
-
-
-cdef Py_ssize_t _write_int(char* out, int64_t value):
-    """``value`` in decimal (at most 20 characters); returns its length."""
-    cdef char digits[20]
-    cdef Py_ssize_t n = 0, i
-    cdef uint64_t magnitude = <uint64_t>value
-    if value < 0:
-        magnitude = 0 - magnitude  # two's complement: right for INT64_MIN too
-    while True:
-        digits[n] = <char>(48 + magnitude % 10)
-        n += 1
-        magnitude //= 10
-        if magnitude == 0:
-            break
-    i = 0
-    if value < 0:
-        out[0] = b"-"
-        i = 1
-    while n:
-        n -= 1
-        out[i] = digits[n]
-        i += 1
-    return i
-
-
-cdef bytes _fragment(tuple kv):
-    """``"key":value`` of a scalar attribute, as msgspec encodes the pair in a map (strings, integers, bools
-    and null written here; floats, rare, by msgspec)."""
-    cdef Py_ssize_t key_size, value_size = 0, size = 0
-    cdef const char* key = PyUnicode_AsUTF8AndSize(kv[0], &key_size)
-    cdef const char* text = NULL
-    cdef char digits[24]
-    cdef bytes encoded = None, out
-    cdef char* w
-    value = kv[1]
-    kind = type(value)
-    if kind is str:
-        text = PyUnicode_AsUTF8AndSize(value, &value_size)
-        size = _escaped_size(text, value_size) + 2
-    elif kind is bool:
-        encoded = b"true" if value else b"false"
-    elif kind is int and -(2**63) <= value < 2**63:
-        size = _write_int(digits, <int64_t>value)
-    elif value is None:
-        encoded = b"null"
-    else:
-        encoded = _encode(value)
-    if encoded is not None:
-        size = PyBytes_GET_SIZE(encoded)
-    out = PyBytes_FromStringAndSize(NULL, _escaped_size(key, key_size) + 3 + size)
-    w = PyBytes_AS_STRING(out)
-    w[0] = b'"'
-    w = _write_escaped(w + 1, key, key_size)
-    w[0] = b'"'
-    w[1] = b":"
-    w += 2
-    if text is not NULL:
-        w[0] = b'"'
-        w = _write_escaped(w + 1, text, value_size)
-        w[0] = b'"'
-    elif encoded is not None:
-        memcpy(w, PyBytes_AS_STRING(encoded), size)
-    else:
-        memcpy(w, digits, size)
-    return out
-
-
-cdef bytes _span_json(_State state, Py_ssize_t count):
-    """The JSON of a span's attributes from the fragments of its ``count`` recorded memo entries: what msgspec
-    makes of the map (``tests/ingest/test_fast_traces.py`` compares them), without encoding a value twice; or
-    None."""
-    cdef Py_ssize_t i, size = 1 + count if count else 2
-    cdef Memo* m
-    cdef bytes out
-    cdef char* w
-    for i in range(count):
-        m = state.slots[i]
-        if m.fragment is NULL:
-            try:
-                fragment = _fragment(<tuple>m.kv)
-            except UnicodeEncodeError:  # a lone surrogate; not from the wire's UTF-8, but the row pass can say so
-                return None
-            Py_INCREF(fragment)
-            m.fragment = <PyObject*>fragment
-        size += PyBytes_GET_SIZE(<bytes>m.fragment)
-    out = PyBytes_FromStringAndSize(NULL, size)
-    w = PyBytes_AS_STRING(out)
-    w[0] = b"{"
-    w += 1
-    for i in range(count):
-        m = state.slots[i]
-        if i:
-            w[0] = b","
-            w += 1
-        memcpy(w, PyBytes_AS_STRING(<bytes>m.fragment), PyBytes_GET_SIZE(<bytes>m.fragment))
-        w += PyBytes_GET_SIZE(<bytes>m.fragment)
-    w[0] = b"}"
-    return out
-
-
-cdef bint _screened(_State state, Py_ssize_t count) except -1:
-    """Whether the screen finds every one of the ``count`` recorded attributes clean (asked once per entry)."""
-    cdef Py_ssize_t i
-    cdef Memo* m
-    for i in range(count):
-        m = state.slots[i]
-        if m.verdict < 0:
-            m.verdict = state.screen.is_clean((<tuple>m.kv)[0], (<tuple>m.kv)[1])
-        if not m.verdict:
-            return False
-    return True
 
 
 # --- messages ----------------------------------------------------------------------------------------
@@ -808,13 +599,7 @@ cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object 
         out.reject(1, _reference.span_problem(path, trace_id, span_id, parent, start=start, end=end, lo=lo, hi=hi) or "")
         return None
     where = _Where(spath, index, "attributes")
-    cdef Py_ssize_t recorded
-    cdef bytes attributes_json = None
-    cdef bint clean = False
-    attributes = _attributes(data, size, 9, state, where, attribute_count, &recorded)
-    if recorded >= 0:  # now: decoding the events and links may move the memo's entries
-        attributes_json = _span_json(state, recorded)
-        clean = attributes_json is not None and state.screen is not None and _screened(state, recorded)
+    attributes = _attributes(data, size, 9, state, where, attribute_count)
     if has_status:
         code, message = _status(status_data, status_size, state)
     events = []
@@ -830,16 +615,11 @@ cdef object _span(const uint8_t* data, Py_ssize_t size, object resource, object 
                     dropped_links += 1
                 else:
                     links.append(link)
-    cdef Span span = new_span(
+    return new_span(
         resource, scope, trace_id, span_id, parent if parent and parent != b"\0" * 8 else None, name, kind, start,
         end, attributes, code, message, trace_state, flags, events, links, dropped_attributes, dropped_events,
         dropped_links,
     )
-    if attributes_json is not None:
-        span.decoded_attributes = attributes
-        span.decoded_json = attributes_json
-        span.decoded_clean = clean
-    return span
 
 
 cdef Py_ssize_t _count_spans(const uint8_t* data, Py_ssize_t size) except -1:
@@ -879,7 +659,7 @@ cdef class _Path:
         return f"resourceSpans[{self.ri}].scopeSpans[{self.si}]"
 
 
-cdef object _decode(bytes body, AttributeScreen screen):
+cdef object _decode(bytes body):
     cdef const uint8_t* data = <const uint8_t*><char*>body
     cdef Py_ssize_t size = len(body)
     cdef Reader request = _reader(data, size), rs, ss
@@ -892,7 +672,6 @@ cdef object _decode(bytes body, AttributeScreen screen):
     cdef str schema_url
     cdef Py_ssize_t ri = -1, si, i
     cdef _State state = _State()
-    state.screen = screen
     cdef list spans
     cdef int64_t lo, hi
     cdef object span
@@ -900,7 +679,7 @@ cdef object _decode(bytes body, AttributeScreen screen):
     if total > _reference.MAX_ITEMS:
         raise _Unhandled()
     lo, hi = _reference.time_window()
-    out = Decoded(screen=screen)
+    out = Decoded()
     spans = out.spans
     while _next(&request, &f):
         if f.number != 1:
@@ -962,16 +741,13 @@ cdef object _decode(bytes body, AttributeScreen screen):
     return out
 
 
-def decode(bytes body, AttributeScreen screen=None):
-    """``decode_protobuf.decode_traces(body)``, or None: then the reference decoder must take ``body``.
-
-    Each span's attribute JSON is made here (``Span.decoded_json``), and given the scrubber's ``screen``, its
-    verdict on them (``Span.decoded_clean``; the scrubber trusts it for ``Decoded.screen``)."""
+def decode(bytes body):
+    """``decode_protobuf.decode_traces(body)``, or None: then the reference decoder must take ``body``."""
     global _reference
     if _reference is None:
         from apps.ingest import decode_protobuf
         _reference = decode_protobuf
     try:
-        return _decode(body, screen)
+        return _decode(body)
     except (_Unhandled, DecodeError):
         return None

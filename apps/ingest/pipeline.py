@@ -36,7 +36,7 @@ Decoder = Callable[[bytes], Decoded]
 @dataclass(frozen=True)
 class Signal:
     name: str
-    decode_protobuf: Callable[..., Decoded]  # (body), and for traces (body, the scrubber's AttributeScreen)
+    decode_protobuf: Decoder
     decode_json: Decoder
 
 
@@ -113,12 +113,11 @@ def configure_transaction() -> None:
         )
 
 
-def ingest_decoded(principal: IngestPrincipal, decoded: Decoded, scrub: Scrubber | None = None) -> Outcome:
-    """Limit, scrub (with ``scrub``, by default the project's scrubber) and write one decoded request for
-    ``principal``'s project; returns after the commit."""
+def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
+    """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
-    (scrub or scrubber(principal)).scrub_decoded(decoded)  # before anything is written
+    scrubber(principal).scrub_decoded(decoded)  # before anything is written
     if settings.VIGIL_INGEST_GROUP_COMMIT and decoded.spans and not decoded.logs and not decoded.metrics:
         project = (principal.organization_id, principal.project_id)
         group_commit.write_together(project, decoded, partial(_write_retrying, principal))
@@ -184,12 +183,6 @@ def ingest_request(principal: IngestPrincipal, signal: str, media: str, body: by
     Raises DecodeError for bad bodies, RateLimited over the project's limit, and database errors.
     """
     spec = SIGNALS[signal]
-    scrub = scrubber(principal)
-    if media == JSON:
-        decoded = spec.decode_json(body)
-    elif signal == "traces":  # its decoder screens each distinct attribute for the scrubber
-        decoded = spec.decode_protobuf(body, scrub.screen)
-    else:
-        decoded = spec.decode_protobuf(body)
+    decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
     ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
-    return ingest_decoded(principal, decoded, scrub)
+    return ingest_decoded(principal, decoded)

@@ -74,7 +74,6 @@ from urllib.parse import quote, unquote_plus
 from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
-    AttributeScreen,
     CleanCache,
     UrlMasks,
     names_a_credential,
@@ -585,8 +584,6 @@ class Scrubber:
             else None
         )
         self._url_candidates: set[str] = set()  # URLs so redacted once: seen again, they are checked (_learn_url)
-        # For the trace decoder: each distinct span attribute of a request screened once (scrub_screen.pyx).
-        self.screen = AttributeScreen(self._modes, self._clean, self._min_len, self._innocence_names)
         self._resources: dict[int, tuple[Resource, Resource, int]] = {}
 
     # ----- tokens
@@ -1053,18 +1050,12 @@ class Scrubber:
         return changed + n
 
     def scrub_batch(
-        self,
-        spans: Iterable[Span] = (),
-        logs: Iterable[LogRecord] = (),
-        metrics: Iterable[MetricPoint] = (),
-        *,
-        screened: bool = False,
+        self, spans: Iterable[Span] = (), logs: Iterable[LogRecord] = (), metrics: Iterable[MetricPoint] = ()
     ) -> int:
-        """Scrub one request's records; resources are scrubbed once each. Returns the values changed.
-        ``screened``: the spans were decoded with ``self.screen``, whose verdicts then hold."""
+        """Scrub one request's records; resources are scrubbed once each. Returns the values changed."""
         self._resources.clear()
         try:
-            changed = scrub_spans(self, spans if isinstance(spans, list) else list(spans), screened)
+            changed = scrub_spans(self, spans if isinstance(spans, list) else list(spans))
             changed += sum(self.scrub_log(log) for log in logs)
             changed += sum(self.scrub_metric_point(point) for point in metrics)
         finally:
@@ -1072,5 +1063,4 @@ class Scrubber:
         return changed
 
     def scrub_decoded(self, decoded: Decoded) -> int:
-        screened = decoded.screen is not None and decoded.screen is self.screen
-        return self.scrub_batch(decoded.spans, decoded.logs, decoded.metrics, screened=screened)
+        return self.scrub_batch(decoded.spans, decoded.logs, decoded.metrics)

@@ -11,7 +11,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport uint8_t
 
-from apps.otlp.span cimport Span, attributes_clean
+from apps.otlp.span cimport Span
 
 
 cdef extern from "Python.h":
@@ -24,6 +24,9 @@ cdef class CleanCache:
     and a set lookup is cheaper than a second look. Bounded in all: ``max_entries`` strings of at most
     ``max_length`` characters, and past the bound every set is emptied (the common values return within a
     request). Filled by the Python scrubber and by ``needing_a_look``'s innocent values alike."""
+
+    cdef readonly list sets
+    cdef Py_ssize_t size, max_entries, max_length
 
     def __cinit__(self, Py_ssize_t modes, Py_ssize_t max_entries, Py_ssize_t max_length):
         self.sets = [set() for _ in range(modes)]
@@ -128,55 +131,6 @@ cdef inline bint _ends_a_param_value(Py_UCS4 char):
     return char == u"&" or char == u"#" or char == u";" or char == u"?" or char.isspace()
 
 
-# What ``_screen`` finds of one value; a result >= 0 is the key's mode: a string not known clean under it.
-cdef enum:
-    _CLEAN = -1  # needs no look
-    _LOOK = -2  # needs the Python look
-
-
-cdef Py_ssize_t _screen(object path, object value, dict modes, CleanCache clean, Py_ssize_t min_len,
-                        frozenset kv_names) except -3:
-    """The rule of ``needing_a_look`` for the value of one key path, short of the URL masks."""
-    cdef PyObject* mode_ptr = PyDict_GetItem(modes, path)
-    cdef Py_ssize_t mode
-    if mode_ptr is NULL:
-        return _LOOK
-    mode = <object>mode_ptr
-    if mode < 0:
-        return _LOOK
-    kind = type(value)
-    if kind is str:
-        if len(<str>value) < min_len or value in <set>clean.sets[mode]:
-            return _CLEAN
-        if kv_names is not None and _innocent(<str>value, kv_names):
-            clean.remember(mode, value)
-            return _CLEAN
-        return mode
-    if kind is int or kind is float or kind is bool:
-        return _CLEAN
-    return _LOOK
-
-
-cdef class AttributeScreen:
-    """``needing_a_look``'s rule for one attribute of a span (no URL masks), asked by the compiled trace decoder
-    (apps/ingest/fast_traces.pyx) once per distinct attribute of a request instead of once per occurrence here:
-    a span whose attributes it all found clean is not screened again (``scrub_spans``). Made by the scrubber
-    whose state it reads (``Scrubber.screen``); meaningful to that scrubber only."""
-
-    def __cinit__(self, dict modes not None, CleanCache clean not None, Py_ssize_t min_len, frozenset kv_names):
-        self.modes = modes
-        self.clean = clean
-        self.min_len = min_len
-        self.kv_names = kv_names
-
-    cdef bint is_clean(self, object key, object value) except -1:
-        return _screen(key, value, self.modes, self.clean, self.min_len, self.kv_names) == _CLEAN
-
-    def clean_value(self, str key not None, value):
-        """``is_clean``, for tests."""
-        return self.is_clean(key, value)
-
-
 def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCache clean not None,
                    Py_ssize_t min_len, frozenset kv_names=None, UrlMasks masks=None, dict replaced=None):
     """The keys of ``attrs`` whose value the scrubber must look at, or None when there are none.
@@ -190,22 +144,34 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCa
     that string, the scrubbed value. Everything else does: unknown keys, lists, maps, bytes and None included.
     """
     cdef list sets = clean.sets
-    cdef Py_ssize_t position = 0, found
+    cdef Py_ssize_t position = 0
     cdef PyObject* key_ptr
     cdef PyObject* value_ptr
+    cdef PyObject* mode_ptr
     cdef list pending = None
-    cdef object key, value, masked
+    cdef object key, value, kind, masked
+    cdef Py_ssize_t mode
     while PyDict_Next(attrs, &position, &key_ptr, &value_ptr):
         key = <object>key_ptr
         value = <object>value_ptr
-        found = _screen(prefix + key if prefix else key, value, modes, clean, min_len, kv_names)
-        if found == _CLEAN:
-            continue
-        if found >= 0 and masks is not None and replaced is not None and found & _URL_MODES == _URL:
-            masked = masks._masked(<str>value)
-            if masked is not None and masked is not value and masked in <set>sets[found]:
-                replaced[key] = masked
-                continue
+        mode_ptr = PyDict_GetItem(modes, prefix + key if prefix else key)
+        if mode_ptr is not NULL:
+            mode = <object>mode_ptr
+            if mode >= 0:
+                kind = type(value)
+                if kind is str:
+                    if len(<str>value) < min_len or value in <set>sets[mode]:
+                        continue
+                    if kv_names is not None and _innocent(<str>value, kv_names):
+                        clean.remember(mode, value)
+                        continue
+                    if masks is not None and replaced is not None and mode & _URL_MODES == _URL:
+                        masked = masks._masked(<str>value)
+                        if masked is not None and masked is not value and masked in <set>sets[mode]:
+                            replaced[key] = masked
+                            continue
+                elif kind is int or kind is float or kind is bool:
+                    continue
         if pending is None:
             pending = []
         pending.append(key)
@@ -337,15 +303,12 @@ cdef bint _text_needs_a_look(object text, set clean_text):
 
 
 cdef Py_ssize_t _span_look(Span span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
-                           frozenset kv_names, UrlMasks masks, bint screened) except -2:
+                           frozenset kv_names, UrlMasks masks) except -2:
     """-1 if the span needs the Python look; else how many attribute values it changed by itself (URLs whose
-    credentials ``masks`` replaced into a string known clean). ``screened``: the spans were decoded with this
-    scrubber's ``AttributeScreen``, so attributes it found clean need no second look."""
+    credentials ``masks`` replaced into a string known clean)."""
     cdef dict replaced = {} if masks is not None else None
     cdef dict attributes = span.attributes
-    if screened and attributes_clean(span):
-        pass
-    elif needing_a_look(attributes, "", modes, clean, min_len, kv_names, masks, replaced) is not None:
+    if needing_a_look(attributes, "", modes, clean, min_len, kv_names, masks, replaced) is not None:
         return -1
     if _text_needs_a_look(span.name, clean_text) or _text_needs_a_look(span.status_message, clean_text):
         return -1
@@ -363,12 +326,11 @@ cdef Py_ssize_t _span_look(Span span, dict modes, CleanCache clean, Py_ssize_t m
     return len(replaced)
 
 
-def scrub_spans(scrubber, list spans not None, bint screened=False):
+def scrub_spans(scrubber, list spans not None):
     """``Scrubber.scrub_span`` over a request's spans, the common case in C: a span whose attribute maps, name
     and status message hold only values known clean (or URLs ``UrlMasks`` redacts into values known clean) is
     done here; the others go to the scrubber's Python path (``_scrub_span_content``). Resources, shared by runs
-    of spans, are scrubbed once per object (``Scrubber._resource``). ``screened``: the spans were decoded with
-    ``scrubber.screen`` (``_span_look``). Returns how many values changed."""
+    of spans, are scrubbed once per object (``Scrubber._resource``). Returns how many values changed."""
     cdef dict modes = scrubber._modes
     cdef CleanCache clean = scrubber._clean
     cdef Py_ssize_t min_len = scrubber._min_len
@@ -379,7 +341,7 @@ def scrub_spans(scrubber, list spans not None, bint screened=False):
     cdef Span span
     last_in = last_out = None
     for span in spans:
-        found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks, screened)
+        found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks)
         if found < 0:
             changed += scrubber._scrub_span_content(span)
         else:

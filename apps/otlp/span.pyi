@@ -23,12 +23,6 @@ class Span:
     dropped_attributes_count: int
     dropped_events_count: int
     dropped_links_count: int
-    @property
-    def decoded_attributes(self) -> dict[str, Any] | None: ...
-    @property
-    def decoded_json(self) -> bytes | None: ...
-    @property
-    def decoded_clean(self) -> bool: ...
     def __init__(
         self,
         resource: Resource,

@@ -165,9 +165,6 @@ class Decoded:
     #: decoder when no string holds NUL and every attribute value is a scalar: then ``limits.limit_decoded``
     #: can tell from these two numbers alone that it would change nothing. None: it must look.
     limits_hint: tuple[int, int] | None = field(default=None, compare=False)
-    #: The scrubber's ``AttributeScreen`` the compiled trace decoder asked about each span's attributes
-    #: (``Span.decoded_clean``), or None; the scrubber trusts those verdicts only if the screen is its own.
-    screen: object = field(default=None, compare=False)
 
     def reject(self, count: int, reason: str) -> None:
         self.rejected += count

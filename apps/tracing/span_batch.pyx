@@ -16,7 +16,7 @@ from libc.stdint cimport int64_t
 import msgspec
 
 from apps.otlp.binary_copy cimport CopyBuffer
-from apps.otlp.span cimport Span, attributes_json
+from apps.otlp.span cimport Span
 from apps.otlp.types import SpanKind, StatusCode
 from apps.otlp.values import NS_PER_MINUTE
 from apps.tracing.histogram import SIZE, UPPER_BOUNDS
@@ -354,8 +354,7 @@ cdef int _row(CopyBuffer out, organization_id, project_id, Span span, start_us, 
     out.text(scope.name, 16)
     out.text(scope.version, 17)
     out.jsonb(_encode(scope.attributes) if scope.attributes else None, 18)
-    encoded = attributes_json(span)  # made by the decoder from each distinct attribute's JSON, or None
-    out.jsonb(_encode(attributes) if encoded is None else encoded, 19)
+    out.jsonb(_encode(attributes), 19)
     out.jsonb(_events(events) if events else None, 20)
     out.jsonb(_links(links) if links else None, 21)
     out.int4(span.dropped_attributes_count, 22)

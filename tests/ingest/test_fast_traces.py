@@ -11,7 +11,6 @@ import math
 import time
 from typing import Any
 
-import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -320,49 +319,3 @@ def test_the_memo_finds_attributes_that_differ_only_in_their_last_bytes() -> Non
         for a, b in zip(fast.spans[:3000], fast.spans[3000:], strict=True)
     )
     assert shared >= 2990  # a few may fall past the probe bound (it bounds the work of crafted collisions)
-
-
-@FUZZ
-@given(plain_requests)
-def test_each_spans_attribute_json_is_what_msgspec_makes_of_its_attributes(req: Any) -> None:
-    """The decoder joins each span's attribute JSON from the memo's per-attribute fragments; the row pass writes
-    it as it is (apps/tracing/span_batch.pyx), so it must be msgspec's encoding of the map, byte for byte. Every
-    span of scalar attributes with distinct keys gets one."""
-    decoded = fast_traces.decode(req.SerializeToString())
-    assert decoded is not None
-    wire = [  # the spans kept (valid ids and times but for some parent ids), in wire order
-        span
-        for rs in req.resource_spans
-        for ss in rs.scope_spans
-        for span in ss.spans
-        if len(span.parent_span_id) in (0, 8)
-    ]
-    for sent, span in zip(wire, decoded.spans, strict=True):
-        keys = [kv.key for kv in sent.attributes]
-        if len(set(keys)) < len(keys):
-            assert span.decoded_json is None  # the map keeps the first position of a key with the last value
-            continue
-        assert span.decoded_attributes is span.attributes
-        assert span.decoded_json == msgspec.json.encode(span.attributes)
-
-
-def test_the_attribute_json_escapes_as_msgspec_and_holds_every_scalar() -> None:
-    req = _plain_request()
-    span = req.resource_spans[0].scope_spans[0].spans[0]
-    del span.attributes[:]
-    attrs = [
-        ('quote"back\\slash\n', "tab\there \x01 \x1f \x7f é \u2028 😀"), ("min", -(2**63)), ("max", 2**63 - 1),
-        ("zero", 0), ("neg", -5), ("t", True), ("f", False), ("d", 1.5), ("tiny", -1.25e-300), ("inf", math.inf),
-        ("unset", None), ("", "empty key"),
-    ]  # fmt: skip
-    _add_attrs(span.attributes, attrs)
-    decoded = fast_traces.decode(req.SerializeToString())
-    assert decoded is not None
-    first = decoded.spans[0]
-    assert first.decoded_json == msgspec.json.encode(first.attributes)
-    assert list(first.attributes) == [key for key, _ in attrs]
-    # a non-scalar value is not memoised: that span's map is encoded by the row pass
-    _add_attrs(span.attributes, [("list", [1, 2])])
-    decoded = fast_traces.decode(req.SerializeToString())
-    assert decoded is not None
-    assert decoded.spans[0].decoded_json is None

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from apps.ingest import decode_protobuf, scrub
+from apps.ingest import scrub
 from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
@@ -27,7 +25,6 @@ from apps.ingest.scrub_screen import (
     text_shape,
 )
 from apps.otlp.types import Resource, Scope, Span, SpanEvent
-from tests.ingest.test_decoders import _add_attrs
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 IBAN_QUICK = re.compile(r"[A-Z]{2}\d\d")
@@ -162,54 +159,6 @@ def test_scrubbing_a_batch_through_the_gate_equals_scrubbing_each_span(data: st.
         expected = sum(plain.scrub_span(span) for span in copies)
         assert changed == expected
         assert spans == copies
-
-
-def _request_of(spans: list[dict[str, object]]) -> bytes:
-    """An OTLP trace request of spans with these attribute maps (valid ids and times)."""
-    req = trace_service_pb2.ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    _add_attrs(rs.resource.attributes, [("service.name", "api")])
-    scope_spans = rs.scope_spans.add()
-    start = time.time_ns() - 10**9
-    for index, attributes in enumerate(spans):
-        span = scope_spans.spans.add(
-            trace_id=bytes(range(1, 17)), span_id=(index + 1).to_bytes(8, "big"), name="GET /cart",
-            start_time_unix_nano=start, end_time_unix_nano=start + 1000,
-        )  # fmt: skip
-        _add_attrs(span.attributes, list(attributes.items()))
-    return req.SerializeToString()
-
-
-@FUZZ
-@given(st.data())
-def test_a_request_decoded_with_the_screen_is_scrubbed_as_one_decoded_without(data: st.DataObject) -> None:
-    """The decoder asks the scrubber's screen once per distinct attribute of a request, and the scrubber then skips
-    the spans it found clean: the result is what scrubbing the same request decoded without the screen gives,
-    with cold caches and warm."""
-    screened, plain = scrub.Scrubber(), scrub.Scrubber()
-    for _ in range(3):  # later requests meet warm caches, and spans decided clean by the screen
-        maps = data.draw(st.lists(st.dictionaries(_SPAN_KEYS, _SPAN_VALUES, max_size=5), min_size=1, max_size=6))
-        body = _request_of(maps)
-        decoded = decode_protobuf.decode_traces(body, screened.screen)
-        expected = decode_protobuf.decode_traces(body)
-        changed = screened.scrub_decoded(decoded)
-        assert changed == plain.scrub_decoded(expected)
-        assert decoded.spans == expected.spans
-
-
-def test_the_screens_verdicts_hold_for_its_own_scrubber_only() -> None:
-    """A request decoded with one scrubber's screen and scrubbed by another (other rules) is looked at anew."""
-    lenient = scrub.Scrubber()
-    strict = scrub.Scrubber([scrub.ScrubRule("regex", r"order-\d+", category="order")])
-    body = _request_of([{"note": "order-12345 shipped"}] * 3)
-    lenient.scrub_decoded(decode_protobuf.decode_traces(body))  # learns the key and that the value is clean
-    decoded = decode_protobuf.decode_traces(body, lenient.screen)
-    assert all(span.decoded_clean for span in decoded.spans)
-    strict.scrub_decoded(decoded)
-    assert [span.attributes["note"] for span in decoded.spans] == ["[REDACTED:order] shipped"] * 3
-    trusted = decode_protobuf.decode_traces(body, lenient.screen)
-    lenient.scrub_decoded(trusted)
-    assert [span.attributes["note"] for span in trusted.spans] == ["order-12345 shipped"] * 3
 
 
 _QUERY_PIECES = st.sampled_from(

@@ -7,14 +7,11 @@ import copy
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from apps.ingest import decode_protobuf
 from apps.otlp.resources import Fingerprints
 from apps.otlp.types import Resource, Span, SpanKind, StatusCode
 from apps.tracing import histogram
 from apps.tracing.span_batch import SeriesSums, SpanBatch
-from tests.ingest.test_decoders import _add_attrs
 from tests.tracing.test_writers import NOW_NS, RESOURCE_A, RESOURCE_B, make_span
 
 TENANT = (1, 2)
@@ -142,26 +139,3 @@ def test_series_of_one_tenant_and_minute_share_a_packed_row() -> None:
         else {histogram.bucket_index(5_000): 2},
         {histogram.bucket_index(9_000_000): 1},
     ]
-
-
-def test_a_row_holds_the_decoders_attribute_json_only_while_the_span_keeps_that_map() -> None:
-    """The decoder's JSON of a span's attributes (apps/ingest/fast_traces.pyx) is written as it is; a span whose
-    map was replaced since (by the limits or the scrubber) is encoded from its map."""
-    spans = decode_protobuf.decode_traces(_request_body()).spans
-    assert spans[0].decoded_json == b'{"http.route":"/cart","n":7}'
-    assert b'{"http.route":"/cart","n":7}' in _batch(spans).copy
-    spans[0].attributes = {**spans[0].attributes, "n": 8}
-    copied = _batch(spans).copy
-    assert b'{"http.route":"/cart","n":8}' in copied
-    assert b'"n":7' not in copied
-
-
-def _request_body() -> bytes:
-    req = trace_service_pb2.ExportTraceServiceRequest()
-    scope_spans = req.resource_spans.add().scope_spans.add()
-    span = scope_spans.spans.add(
-        trace_id=bytes(range(1, 17)), span_id=bytes(range(1, 9)), name="GET /cart", start_time_unix_nano=NOW_NS,
-        end_time_unix_nano=NOW_NS + 1000,
-    )  # fmt: skip
-    _add_attrs(span.attributes, [("http.route", "/cart"), ("n", 7)])
-    return req.SerializeToString()
