@@ -679,7 +679,7 @@ class Bench:
         rows: list[Row] = []
         header = (
             f"{'step':>7} {'offered/s':>10} {'durable/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'refusals':>12} "
-            f"{'CPU s/1k':>9} {'(uvicorn':>9} {'+ pg)':>7} {'loadgen':>8} {'foreign':>8} {'load':>5}"
+            f"{'CPU s/1k':>9} {'(uvicorn':>9} {'+ pg)':>8} {'loadgen':>8} {'foreign':>8} {'load':>5}"
         )
         print(header, flush=True)
         saturated = False
@@ -843,7 +843,7 @@ def _format_row(row: Row) -> str:
     p99 = f"{r['p99_ms']:.0f}" if r["p99_ms"] is not None else "-"
     return (
         f"{row.label:>7} {row.offered_rate:>10,.0f} {row.durable_rate:>10,.0f} {p50:>8} {p99:>8} {refusals:>12} "
-        f"{total:>9.3f} {server:>9.3f} {postgres:>7.3f} {r['loadgen_cpu'] / r['seconds']:>7.2f}c "
+        f"{total:>9.4f} {server:>9.4f} {postgres:>8.4f} {r['loadgen_cpu'] / r['seconds']:>7.2f}c "
         f"{row.foreign:>7.2f}c {row.load:>5.1f}"
     )
 
