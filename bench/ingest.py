@@ -33,6 +33,8 @@ What it does, all on 127.0.0.1 / unix sockets, everything stopped at the end (al
    the hottest functions.
    ``--step-cpu`` serves bench/step_cpu.py instead, which times each pipeline step in the server (thread
    CPU per span), and prints each worker's last window.
+   ``--compare DIR`` also serves another checkout (compiled, same schema) on the same database, and after the
+   steps alternates ``--compare-rounds`` pairs of max steps between the two, printing the B/A ratios.
 6. Bytes per span on disk (tracing_span partitions: heap + TOAST + indexes) and the rollup tables.
 7. `write_spans` alone on fresh batches: wall time and client CPU per span (``--no-writer-timing`` skips it).
 
@@ -369,21 +371,22 @@ def _foreign(before: CpuSnapshot, after: CpuSnapshot) -> float:
 
 
 def start_server(
-    env: dict[str, str], workers: int, log: Path, *, step_cpu: bool = False
+    env: dict[str, str], workers: int, log: Path, *, step_cpu: bool = False, root: Path = ROOT
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn on a free port; with ``step_cpu``, the application with its pipeline steps timed (bench/step_cpu.py)."""
+    """uvicorn on a free port, serving the checkout at ``root``; with ``step_cpu``, the application with its
+    pipeline steps timed (bench/step_cpu.py)."""
     port = _free_port()
     app = "config.asgi:application"
     if step_cpu:
         app = "step_cpu:application"
-        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))}
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "bench"), env.get("PYTHONPATH")]))}
     args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     args += ["--lifespan", "off", "--no-access-log", "--log-level", "warning"]
     if workers > 1:
         args += ["--workers", str(workers)]
     with log.open("ab") as handle:
         process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle, start_new_session=True
+            args, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle, start_new_session=True
         )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -519,18 +522,25 @@ class Bench:
         self.loadgen_conn: Any = None
         self.acknowledged = 0  # durable spans of every step run, kept or not
         self.database_url = ""
+        self.server: Any = None
+        self.url = ""
+        self.compared: Any = None  # --compare's server
+        self.compared_url = ""
 
-    def step(self, label: str, target: float | None, seconds: float) -> Row:
+    def step(self, label: str, target: float | None, seconds: float, *, compared: bool = False) -> Row:
+        """One step against this checkout's server, or with ``compared`` against ``--compare``'s."""
+        server, url = (self.compared, self.compared_url) if compared else (self.server, self.url)
+        pids = Pids(server.pid, self.pids.postmaster)
         wal = Wal.now(self.database_url)
-        before = self.pids.snapshot()
-        self.loadgen_conn.send(("run", target, seconds, self.args.senders))
+        before = pids.snapshot()
+        self.loadgen_conn.send(("run", target, seconds, self.args.senders, url))
         if not self.loadgen_conn.poll(seconds + 180):
             raise RuntimeError("the load generator did not report back")
         _, result = self.loadgen_conn.recv()
         self.acknowledged += result["durable_spans"]
-        after = self.pids.snapshot()
-        if self.server.poll() is not None:
-            raise RuntimeError(f"the server died during step {label}; see {self.log}")
+        after = pids.snapshot()
+        if server.poll() is not None:
+            raise RuntimeError(f"the server died during step {label}; see {self.log.parent}")
         return Row(
             label,
             result,
@@ -659,8 +669,16 @@ class Bench:
 
         # 2. the server and the load generator
         self.server, url = start_server(env, args.workers, self.log, step_cpu=args.step_cpu)
+        self.url = url
         self.cleanups.append(lambda: stop_process(self.server))
         self.pids.server = self.server.pid
+        if args.compare:
+            other = Path(args.compare).resolve()
+            self.compared, self.compared_url = start_server(
+                env, args.workers, var / "server-compared.log", step_cpu=args.step_cpu, root=other
+            )
+            self.cleanups.append(lambda: stop_process(self.compared))
+            print(f"compared server: {other}, pid {self.compared.pid}")
         ctx = mp.get_context("spawn")
         self.loadgen_conn, child = ctx.Pipe()
         self.loadgen = ctx.Process(target=ingest_load.loadgen_main, args=(child, templates, url, key), daemon=True)
@@ -710,6 +728,9 @@ class Bench:
                 print(_format_row(row), flush=True)
                 ceilings += self.bare_copy(templates, copy_tenant, (2,), f" after max step {number}")
                 pairs.append(row.durable_rate / ceilings[-1]["rate"])
+
+        if args.compare:
+            self.compare_servers(header)
 
         profile_lines: list[str] = []
         if args.profile > 0:
@@ -775,6 +796,31 @@ class Bench:
             print("FAILURE: no span was accepted")
             return 1
         return 1 if args.require_target and not met else 0
+
+    def compare_servers(self, header: str) -> None:
+        """Max steps alternating between this checkout's server (A) and ``--compare``'s (B), B first in every other
+        round so that a drift of the machine favours neither; prints each round's B/A ratios and their medians.
+        Why: these VMs' speed drifts by tens of per cent within minutes (docs/benchmarks.md), so separate runs of two
+        versions cannot show a difference of a few per cent; steps seconds apart, into the same database, can."""
+        print()
+        print(f"A: this checkout; B: {Path(self.args.compare).resolve()}")
+        print(header)
+        rates, cpus = [], []
+        for number in range(1, self.args.compare_rounds + 1):
+            order = (False, True) if number % 2 else (True, False)
+            measured = {}
+            for compared in order:
+                time.sleep(2)
+                row = self.step(f"{'B' if compared else 'A'} {number}", None, self.args.seconds, compared=compared)
+                print(_format_row(row), flush=True)
+                measured[compared] = row
+            a, b = measured[False], measured[True]
+            rates.append(b.durable_rate / a.durable_rate)
+            cpus.append(b.cpu_per_1k()[1] / a.cpu_per_1k()[1])
+        print(
+            f"B/A durable spans/s: {', '.join(f'{r:.3f}' for r in rates)}; median {statistics.median(rates):.3f}\n"
+            f"B/A uvicorn CPU per span: {', '.join(f'{c:.3f}' for c in cpus)}; median {statistics.median(cpus):.3f}"
+        )
 
     def step_cpu_lines(self) -> list[str]:
         """With ``--step-cpu``: each worker's last window of CPU per span by pipeline step (from the last max step)."""
@@ -865,6 +911,12 @@ def main() -> int:
     parser.add_argument(
         "--pairs", type=int, default=1, help="max steps, each followed by a bare COPY (the steps' max is the first)"
     )
+    parser.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="another checkout (compiled, same schema): its server against this one's, max steps alternating",
+    )
+    parser.add_argument("--compare-rounds", type=int, default=4, help="rounds of an A and a B max step (--compare)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the server for this many seconds at max load")
     parser.add_argument(
         "--step-cpu", action="store_true", help="time the server's pipeline steps (bench/step_cpu.py; ~1 µs/span)"

@@ -557,12 +557,14 @@ def run_step(  # noqa: PLR0915 (the sender closure keeps its counters local)
 
 
 def loadgen_main(conn: Any, templates: list[Template], url: str, key: str) -> None:
-    """Process entry: build the patchers, then serve ``("run", target, seconds, senders)`` until ``("stop",)``."""
+    """Process entry: build the patchers, then serve ``("run", target, seconds, senders[, url])`` until
+    ``("stop",)``; without a url of its own a step goes to ``url``."""
     patchers = [Patcher(t) for t in templates]
     conn.send(("ready", os.getpid()))
     while True:
         command = conn.recv()
         if command[0] == "stop":
             return
-        _, target, seconds, senders = command
-        conn.send(("done", run_step(patchers, url, key, target=target, seconds=seconds, senders=senders).summary()))
+        _, target, seconds, senders, *to = command
+        result = run_step(patchers, to[0] if to else url, key, target=target, seconds=seconds, senders=senders)
+        conn.send(("done", result.summary()))
