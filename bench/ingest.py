@@ -916,7 +916,7 @@ def main() -> int:
         metavar="DIR",
         help="another checkout (compiled, same schema): its server against this one's, max steps alternating",
     )
-    parser.add_argument("--compare-rounds", type=int, default=4, help="rounds of an A and a B max step (--compare)")
+    parser.add_argument("--compare-rounds", type=int, default=8, help="rounds of an A and a B max step (--compare)")
     parser.add_argument("--profile", type=float, default=0, help="py-spy the server for this many seconds at max load")
     parser.add_argument(
         "--step-cpu", action="store_true", help="time the server's pipeline steps (bench/step_cpu.py; ~1 µs/span)"
