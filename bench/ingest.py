@@ -823,13 +823,18 @@ class Bench:
         )
 
     def step_cpu_lines(self) -> list[str]:
-        """With ``--step-cpu``: each worker's last window of CPU per span by pipeline step (from the last max step)."""
+        """With ``--step-cpu``: each worker's last window of CPU per span by pipeline step (from the last max step),
+        with ``--compare`` the compared server's too (its lines prefixed "B")."""
         if not self.args.step_cpu:
             return []
-        lines = [line for line in self.log.read_text(errors="replace").splitlines() if line.startswith("step-cpu")]
+        logs = [("", self.log)]
+        if self.args.compare:
+            logs.append(("B ", self.log.parent / "server-compared.log"))
         last: dict[str, str] = {}
-        for line in lines:
-            last[line.split(":", 1)[0]] = line
+        for prefix, log in logs:
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("step-cpu"):
+                    last[prefix + line.split(":", 1)[0]] = prefix + line
         return [
             "",
             "CPU per span by pipeline step in the server (bench/step_cpu.py; thread CPU, µs/span):",

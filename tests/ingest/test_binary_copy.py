@@ -71,9 +71,9 @@ def test_a_value_that_does_not_fit_raises_data_error_naming_the_column(column: i
 
 
 def test_wrong_python_types_and_row_lengths_are_refused() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="column 4: expected bytes, got str"):
         binary_copy.encode([(1, 1, 1, "not bytes", "", 0, b"{}", None, [], [], [], [])], TYPES)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="column 7: expected encoded JSON bytes, got dict"):
         binary_copy.encode([(1, 1, 1, b"", "", 0, {"not": "encoded"}, None, [], [], [], [])], TYPES)
     with pytest.raises(TypeError, match="element is None"):
         binary_copy.encode([(1, 1, 1, b"", "", 0, b"{}", None, [1, None], [], [], [])], TYPES)
