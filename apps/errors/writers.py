@@ -130,7 +130,10 @@ def _exceptions(spans: Sequence[Span], logs: Sequence[LogRecord]) -> list[tuple[
     """(occurrence row, type, message, stacktrace) of every exception in the batch."""
     found = []
     for span in spans:
-        for seq, event in enumerate(span.events):
+        events = span.events
+        if not events:  # most spans: no enumerate() made for them
+            continue
+        for seq, event in enumerate(events):
             if event.name != "exception":
                 continue
             a = event.attributes

@@ -319,3 +319,24 @@ def test_the_memo_finds_attributes_that_differ_only_in_their_last_bytes() -> Non
         for a, b in zip(fast.spans[:3000], fast.spans[3000:], strict=True)
     )
     assert shared >= 2990  # a few may fall past the probe bound (it bounds the work of crafted collisions)
+
+
+def test_equal_scopes_without_attributes_are_one_object_and_scopes_with_attributes_their_own() -> None:
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    for service in ("a", "b"):
+        rs = req.resource_spans.add()
+        _add_attrs(rs.resource.attributes, [("service.name", service)])
+        for name, attributes in (("lib", []), ("lib", [("k", "v")]), ("other", [])):
+            ss = rs.scope_spans.add()
+            ss.scope.name, ss.scope.version = name, "1.0"
+            _add_attrs(ss.scope.attributes, attributes)
+            span = ss.spans.add(trace_id=bytes(range(1, 17)), span_id=bytes(range(1, 9)), name="op")
+            span.start_time_unix_nano = span.end_time_unix_nano = NOW
+    fast = agrees(req.SerializeToString())
+    assert fast is not None
+    scopes = [span.scope for span in fast.spans]
+    assert [(s.name, s.attributes) for s in scopes] == [("lib", {}), ("lib", {"k": "v"}), ("other", {})] * 2
+    assert scopes[0] is scopes[3]  # shared: nothing changes a scope's empty map
+    assert scopes[2] is scopes[5]
+    assert scopes[1] is not scopes[4]
+    assert scopes[1].attributes is not scopes[4].attributes

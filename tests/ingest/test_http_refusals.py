@@ -192,3 +192,25 @@ def test_spans_land_in_the_keys_project_only(alice: Tenant, bob: Tenant, traces_
     assert post(traces_url, trace_request(2), headers(key, **extra))[0] == 200
     assert stored_spans(alice) == 2
     assert stored_spans(bob) == 0
+
+
+def test_a_request_never_sees_the_tenant_scope_another_left_set(
+    alice: Tenant, traces_url: str, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blocking part of each request runs in a context of its own: a scope one request set and did not reset
+    (a bug) is gone for the next one in the same worker thread, so nothing can act for a stale tenant."""
+    from apps.core import scoping
+    from apps.ingest import pipeline
+
+    seen: list[int | None] = []
+    ingest = pipeline.ingest_request
+
+    def leaky(*args: Any) -> Any:
+        seen.append(scoping._current_organization.get())
+        scoping.activate_scope(alice.organization.id)  # never deactivated
+        return ingest(*args)
+
+    monkeypatch.setattr(pipeline, "ingest_request", leaky)
+    for _ in range(12):  # more requests than the loop's worker threads
+        assert post(traces_url, trace_request(), headers(key))[0] == 200
+    assert seen == [None] * 12
