@@ -232,6 +232,7 @@ class Wal:
     full_page_images: int
     checkpoints: int
     buffers_full: int  # times a backend found the WAL buffers full and had to write WAL out itself
+    commits: int  # transactions committed in the database (group commit's groups, and anything else)
 
     @classmethod
     def now(cls, database_url: str) -> Wal:
@@ -240,9 +241,10 @@ class Wal:
         with psycopg.connect(database_url, autocommit=True) as conn:
             row = conn.execute(
                 "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter), "
-                "wal_buffers_full FROM pg_stat_wal"
+                "wal_buffers_full, (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) "
+                "FROM pg_stat_wal"
             ).fetchone()
-        return cls(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+        return cls(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
     def since(self, before: Wal, rows: int) -> str:
         rows = max(rows, 1)
@@ -250,7 +252,8 @@ class Wal:
             f"WAL {(self.bytes - before.bytes) / rows:,.0f} B/row "
             f"({(self.full_page_images - before.full_page_images) * 1000 / rows:.1f} full-page images per 1k rows, "
             f"WAL buffers full {(self.buffers_full - before.buffers_full) * 1000 / rows:.1f} times per 1k rows), "
-            f"{self.checkpoints - before.checkpoints} checkpoint(s)"
+            f"{self.checkpoints - before.checkpoints} checkpoint(s), "
+            f"{rows / max(self.commits - before.commits, 1):,.0f} rows per commit"
         )
 
 
@@ -805,21 +808,24 @@ class Bench:
         print()
         print(f"A: this checkout; B: {Path(self.args.compare).resolve()}")
         print(header)
-        rates, cpus = [], []
+        rates, cpus, totals = [], [], []
         for number in range(1, self.args.compare_rounds + 1):
             order = (False, True) if number % 2 else (True, False)
             measured = {}
             for compared in order:
                 time.sleep(2)
                 row = self.step(f"{'B' if compared else 'A'} {number}", None, self.args.seconds, compared=compared)
-                print(_format_row(row), flush=True)
+                print(f"{_format_row(row)}  {row.wal.rpartition(', ')[2]}", flush=True)
                 measured[compared] = row
             a, b = measured[False], measured[True]
             rates.append(b.durable_rate / a.durable_rate)
             cpus.append(b.cpu_per_1k()[1] / a.cpu_per_1k()[1])
+            totals.append(b.cpu_per_1k()[0] / a.cpu_per_1k()[0])
         print(
             f"B/A durable spans/s: {', '.join(f'{r:.3f}' for r in rates)}; median {statistics.median(rates):.3f}\n"
-            f"B/A uvicorn CPU per span: {', '.join(f'{c:.3f}' for c in cpus)}; median {statistics.median(cpus):.3f}"
+            f"B/A uvicorn CPU per span: {', '.join(f'{c:.3f}' for c in cpus)}; median {statistics.median(cpus):.3f}\n"
+            f"B/A CPU per span (uvicorn + PostgreSQL): {', '.join(f'{c:.3f}' for c in totals)}; "
+            f"median {statistics.median(totals):.3f}"
         )
 
     def step_cpu_lines(self) -> list[str]:

@@ -120,8 +120,9 @@ def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
     if settings.VIGIL_INGEST_GROUP_COMMIT and decoded.spans and not decoded.logs and not decoded.metrics:
         project = (principal.organization_id, principal.project_id)
+        accepted = len(decoded.spans)  # counted first: the spans are freed once written
         group_commit.write_together(project, decoded, partial(_write_retrying, principal))
-        return Outcome(accepted=len(decoded.spans), rejected=decoded.rejected, message=decoded.rejection_reason)
+        return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
     return _write_retrying(principal, decoded)
 
 
