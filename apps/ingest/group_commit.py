@@ -8,11 +8,7 @@ an ingest process at once; written three to a transaction, a span cost 89 µs of
 at once, as before, so grouping adds no wait when there is no load.
 
 How: per process and project, the request that finds no writer becomes the leader and writes every request queued
-by then (itself first) in one transaction; requests arriving meanwhile queue. A leader first waits (at most
-``VIGIL_INGEST_GROUP_WAIT_MS``) for the requests of its project this process is still decoding (``arriving``): the
-requests in flight in a process are decoded one after another under its one lock, so without the wait nearly every
-group was one request (bench/ingest.py: ~500 spans per commit at saturation) and paid a transaction's fixed cost
-alone. Nothing waits when no other request of the project is on its way. When everything is written, just
+by then (itself first) in one transaction; requests arriving meanwhile queue. When everything is written, just
 before its commit, the leader hands the lead to the oldest queued request, whose thread writes all that queued
 meanwhile (on its own connection), and so on: a commit waits for PostgreSQL to flush the WAL, and the next
 group's writes need not wait for that (+5 to +15 % spans/s at saturation, docs/benchmarks.md). A request is
@@ -27,12 +23,9 @@ only the request at fault fails.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from apps.otlp.types import Decoded
@@ -65,54 +58,17 @@ class _Queue:
         self.writing = False
 
 
-class Arrival:
-    """A request of a project on its way to ``write_together`` (being decoded): a leader of the project waits for it."""
-
-    __slots__ = ("pending", "project")
-
-    def __init__(self, project: tuple[int, int]) -> None:
-        self.project = project
-        self.pending = True
-
-    def settle(self) -> None:
-        """Queued or given up: no leader waits for it any more. Call with ``_lock`` held."""
-        if self.pending:
-            self.pending = False
-            left = _arriving[self.project] - 1
-            if left:
-                _arriving[self.project] = left
-            else:
-                del _arriving[self.project]
-            _settled.notify_all()
-
-
 _lock = threading.Lock()
-_settled = threading.Condition(_lock)  # notified when an arrival settles
 _queues: dict[tuple[int, int], _Queue] = {}  # a project's entry lives while it has a writer
-_arriving: dict[tuple[int, int], int] = {}  # per project: its requests on their way (pending arrivals)
 
 
-@contextmanager
-def arriving(project: tuple[int, int]) -> Iterator[Arrival]:
-    """Announce a request of ``project`` from the moment it is decoded until ``write_together`` queues it (pass it
-    the arrival) or the block ends (refused, not a trace request...)."""
-    arrival = Arrival(project)
-    with _lock:
-        _arriving[project] = _arriving.get(project, 0) + 1
-    try:
-        yield arrival
-    finally:
-        with _lock:
-            arrival.settle()
-
-
-def write_together(project: tuple[int, int], decoded: Decoded, write: Write, arrival: Arrival | None = None) -> None:
+def write_together(project: tuple[int, int], decoded: Decoded, write: Write) -> None:
     """Write ``decoded`` (the spans of one request of ``project``, (organization id, project id)) with ``write``,
     in one transaction with the other requests of the project queued meanwhile; returns after the commit. A request
     written with others has its ``spans`` emptied once committed.
 
     ``write(merged)`` writes and commits a ``Decoded`` holding the spans of one or more requests. Raises what
-    writing this request raised. ``arrival``: the request's announcement (``arriving``), settled as it queues.
+    writing this request raised.
     """
     request = _Request(decoded)
     with _lock:
@@ -120,8 +76,6 @@ def write_together(project: tuple[int, int], decoded: Decoded, write: Write, arr
         if queue is None:
             queue = _queues[project] = _Queue()
         queue.waiting.append(request)
-        if arrival is not None:
-            arrival.settle()
         if not queue.writing:
             queue.writing = request.leads = True
     if not request.leads:
@@ -137,7 +91,6 @@ def write_together(project: tuple[int, int], decoded: Decoded, write: Write, arr
 def _lead(project: tuple[int, int], queue: _Queue, write: Write) -> None:
     """Write what is queued (the leader's own request first: the oldest), then pass the lead on or end it."""
     with _lock:
-        _await_arrivals(project, queue)
         group = [queue.waiting.popleft()]
         spans = len(group[0].decoded.spans)
         while queue.waiting and spans + len(queue.waiting[0].decoded.spans) <= MAX_GROUP_SPANS:
@@ -166,17 +119,6 @@ def _lead(project: tuple[int, int], queue: _Queue, write: Write) -> None:
         hand_on()
         for request in group[1:]:
             request.done.set()
-
-
-def _await_arrivals(project: tuple[int, int], queue: _Queue) -> None:
-    """Wait (``_lock`` held) until no request of ``project`` is on its way, the queue holds a full group, or
-    ``VIGIL_INGEST_GROUP_WAIT_MS`` have passed."""
-    deadline = time.monotonic() + settings.VIGIL_INGEST_GROUP_WAIT_MS / 1000
-    while _arriving.get(project) and sum(len(r.decoded.spans) for r in queue.waiting) < MAX_GROUP_SPANS:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        _settled.wait(remaining)
 
 
 def _write_group(group: list[_Request], write: Callable[[Decoded], object]) -> None:

@@ -113,18 +113,15 @@ def configure_transaction() -> None:
         )
 
 
-def ingest_decoded(
-    principal: IngestPrincipal, decoded: Decoded, arrival: group_commit.Arrival | None = None
-) -> Outcome:
-    """Limit and write one decoded request for ``principal``'s project; returns after the commit. ``arrival``:
-    the request's announcement to group commit (``ingest_request``)."""
+def ingest_decoded(principal: IngestPrincipal, decoded: Decoded) -> Outcome:
+    """Limit and write one decoded request for ``principal``'s project; returns after the commit."""
     _reject_outside_retention(decoded)
     limit_decoded(decoded, attribute_limits())
     scrubber(principal).scrub_decoded(decoded)  # before anything is written
     if settings.VIGIL_INGEST_GROUP_COMMIT and decoded.spans and not decoded.logs and not decoded.metrics:
         project = (principal.organization_id, principal.project_id)
         accepted = len(decoded.spans)  # counted first: the spans are freed once written
-        group_commit.write_together(project, decoded, partial(_write_retrying, principal), arrival)
+        group_commit.write_together(project, decoded, partial(_write_retrying, principal))
         return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
     return _write_retrying(principal, decoded)
 
@@ -187,11 +184,6 @@ def ingest_request(principal: IngestPrincipal, signal: str, media: str, body: by
     Raises DecodeError for bad bodies, RateLimited over the project's limit, and database errors.
     """
     spec = SIGNALS[signal]
-    if signal != "traces" or not settings.VIGIL_INGEST_GROUP_COMMIT:
-        decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
-        ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
-        return ingest_decoded(principal, decoded)
-    with group_commit.arriving((principal.organization_id, principal.project_id)) as arrival:
-        decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
-        ratelimit.charge(principal.project_id, len(decoded.spans))
-        return ingest_decoded(principal, decoded, arrival)
+    decoded = spec.decode_json(body) if media == JSON else spec.decode_protobuf(body)
+    ratelimit.charge(principal.project_id, len(decoded.spans) + len(decoded.logs) + len(decoded.metrics))
+    return ingest_decoded(principal, decoded)

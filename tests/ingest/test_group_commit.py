@@ -15,7 +15,6 @@ from django.db import DataError, OperationalError, connection, transaction
 
 from apps.ingest import group_commit
 from apps.ingest.auth import IngestPrincipal
-from apps.ingest.group_commit import Write
 from apps.ingest.pipeline import Outcome, ingest_decoded
 from apps.otlp.types import Decoded, Resource, Scope, Span, SpanKind
 from apps.tracing.rollups import compact_rollups
@@ -329,62 +328,3 @@ def test_a_commit_failing_after_the_hand_over_acknowledges_nothing_of_its_group(
     assert isinstance(outcomes["a"], OperationalError)
     assert outcomes["b"] is None
     assert group_commit._queues == {}
-
-
-def _recording(calls: list[int]) -> Write:
-    def write(merged: Decoded, before_commit: Callable[[], None]) -> None:
-        calls.append(len(merged.spans))
-        before_commit()
-
-    return write
-
-
-def test_a_leader_waits_for_the_requests_of_its_project_still_being_decoded(settings: Any) -> None:
-    """A request on its way (announced by ``arriving`` while it is decoded) joins the group of the leader that found
-    it so: one transaction for both instead of one each."""
-    settings.VIGIL_INGEST_GROUP_WAIT_MS = 10_000
-    project = (10**9, 10**9 + 3)  # no such tenant: nothing here touches the database
-    calls: list[int] = []
-    with group_commit.arriving(project) as arrival:
-        leader = threading.Thread(target=group_commit.write_together, args=(project, request(1), _recording(calls)))
-        leader.start()
-        wait_for(lambda: project in group_commit._queues)
-        time.sleep(0.05)
-        assert calls == []  # the leader waits for the request on its way
-        group_commit.write_together(project, request(2), _recording(calls), arrival)
-    leader.join(10)
-    assert calls == [3]
-    assert group_commit._queues == group_commit._arriving == {}
-
-
-def test_a_request_that_never_arrives_releases_the_leader_at_once(settings: Any) -> None:
-    """A request announced and then refused (bad data, rate limit) settles as its block ends: the leader writes."""
-    settings.VIGIL_INGEST_GROUP_WAIT_MS = 60_000
-    project = (10**9, 10**9 + 4)  # no such tenant: nothing here touches the database
-    calls: list[int] = []
-    leader = threading.Thread(target=group_commit.write_together, args=(project, request(1), _recording(calls)))
-    with group_commit.arriving(project):
-        leader.start()
-        wait_for(lambda: project in group_commit._queues)
-    leader.join(10)
-    assert not leader.is_alive()
-    assert calls == [1]
-    assert group_commit._queues == group_commit._arriving == {}
-
-
-def test_the_wait_for_arriving_requests_is_bounded_and_nothing_waits_without_them(settings: Any) -> None:
-    project = (10**9, 10**9 + 5)  # no such tenant: nothing here touches the database
-    calls: list[int] = []
-    settings.VIGIL_INGEST_GROUP_WAIT_MS = 60_000
-    alone = threading.Thread(target=group_commit.write_together, args=(project, request(1), _recording(calls)))
-    alone.start()  # no request of the project on its way: written at once
-    alone.join(10)
-    assert not alone.is_alive()
-    settings.VIGIL_INGEST_GROUP_WAIT_MS = 100
-    with group_commit.arriving(project):  # on its way for longer than the wait
-        waited = threading.Thread(target=group_commit.write_together, args=(project, request(2), _recording(calls)))
-        waited.start()
-        waited.join(10)
-        assert not waited.is_alive()
-    assert calls == [1, 2]
-    assert group_commit._queues == group_commit._arriving == {}
