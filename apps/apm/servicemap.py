@@ -74,7 +74,7 @@ def dependency_filters(target: str, kind: str) -> dict[str, str]:
     """The trace-search attribute filter that finds client spans calling dependency ``target``.
 
     The writer names dependencies ``<db.system>[:<db.namespace>]``, ``<messaging.system>[:<destination>]`` or
-    the host (apps/tracing/span_batch.pyx, peer_of). Limitation: the search matches one attribute key, so spans
+    the host (apps/tracing/span_batch.pyx, _peer_of). Limitation: the search matches one attribute key, so spans
     that only carry the newer ``db.system.name`` or the older ``net.peer.name`` are not found by it; a
     ``peer=`` filter on the stored peer column in the trace search would be exact.
     """

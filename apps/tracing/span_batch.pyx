@@ -199,7 +199,7 @@ cdef object _as_text(object value):
     return _encode(value).decode()
 
 
-def peer_of(kind, dict attributes not None, db_system):
+cdef tuple _peer_of(object kind, dict attributes, object db_system):
     """The dependency a client or producer span calls and its kind (database, cache, queue, external), or
     (None, None). Stored with the span: the service map counts it at ingest and GDPR erasure subtracts it."""
     if kind != _CLIENT and kind != _PRODUCER:
@@ -280,6 +280,7 @@ cdef class SpanBatch:
         cdef PyObject* found
         cdef Py_ssize_t position
         cdef Span span
+        cdef _ScopeColumns scope_columns = _ScopeColumns()
         self.red = SeriesSums()
         self.edges = SeriesSums()
         self.first_seen = {}
@@ -307,7 +308,8 @@ cdef class SpanBatch:
                 fingerprint = fingerprint_of(resource)
                 service = resource.service_name
                 last_resource = resource
-            _row(out, organization_id, project_id, span, start_us, fingerprint, service, tenant, self.red, self.edges)
+            _row(out, organization_id, project_id, span, start_us, fingerprint, service, tenant, self.red, self.edges,
+                 scope_columns)
             kept.append(span)
             services.append(service)
             first = self.first_seen.get(fingerprint)
@@ -346,18 +348,32 @@ cdef class SpanBatch:
         return self._services[self._rows[(trace_id, span_id)]]
 
 
+cdef class _ScopeColumns:
+    """The scope columns of the last scope seen: a request's spans come grouped by scope, so each scope's fields
+    are read (and its attributes encoded) once per run of spans instead of once per span."""
+
+    cdef object scope, name, version, attributes
+
+    cdef inline void of(self, object scope):
+        if scope is not self.scope:
+            self.scope = scope
+            self.name = scope.name
+            self.version = scope.version
+            self.attributes = _encode(scope.attributes) if scope.attributes else None
+
+
 cdef int _row(CopyBuffer out, organization_id, project_id, Span span, start_us, fingerprint, service, tuple tenant,
-              SeriesSums red, SeriesSums edges) except -1:
+              SeriesSums red, SeriesSums edges, _ScopeColumns scope) except -1:
     """One span's row (``COLUMNS``, in order) and its RED sums and dependency edge."""
     cdef dict attributes = span.attributes
-    scope = span.scope
+    scope.of(span.scope)
     start_ns = span.start_ns
     db_system = attributes.get("db.system.name")
     if db_system is None:
         db_system = attributes.get("db.system")
     db_system = _text(db_system)
     kind = span.kind
-    peer, peer_kind = peer_of(kind, attributes, db_system)
+    peer, peer_kind = _peer_of(kind, attributes, db_system)
     status = attributes.get("http.response.status_code")
     if status is None:
         status = attributes.get("http.status_code")
@@ -389,7 +405,7 @@ cdef int _row(CopyBuffer out, organization_id, project_id, Span span, start_us, 
     out.bytea(fingerprint, 15)
     out.text(scope.name, 16)
     out.text(scope.version, 17)
-    out.jsonb(_encode(scope.attributes) if scope.attributes else None, 18)
+    out.jsonb(scope.attributes, 18)
     out.jsonb(_encode(attributes), 19)
     out.jsonb(_events(events) if events else None, 20)
     out.jsonb(_links(links) if links else None, 21)
