@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 from django.conf import settings
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError, close_old_connections
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -29,7 +29,7 @@ logger = logging.getLogger("vigil.ingest.grpc")
 
 
 def _export(request: bytes, context: grpc.ServicerContext, signal: str, response: Any, field: str) -> Any:
-    pipeline.recycle_connection()
+    close_old_connections()
     try:
         principal = authenticate({key.lower(): value for key, value in context.invocation_metadata()})
         outcome = pipeline.ingest_request(principal, signal, PROTOBUF, request)
@@ -48,7 +48,7 @@ def _export(request: bytes, context: grpc.ServicerContext, signal: str, response
         context.set_trailing_metadata((("retry-after", str(settings.VIGIL_INGEST_RETRY_AFTER_SECONDS)),))
         context.abort(grpc.StatusCode.UNAVAILABLE, "The database is unavailable or slow; nothing was stored.")
     finally:
-        pipeline.recycle_connection()
+        close_old_connections()
     if outcome.rejected or outcome.message:
         setattr(response.partial_success, field, outcome.rejected)
         response.partial_success.error_message = outcome.message

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError, close_old_connections
 
 from apps.core.request_stats import REQUEST_STATS
 from apps.ingest import pipeline, ratelimit
@@ -89,13 +89,13 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 def _process(signal: str, headers: dict[str, str], media: str, raw: bytes) -> pipeline.Outcome:
     """The blocking part, in a worker thread: auth, decompress, decode, rate limit, write and commit."""
-    pipeline.recycle_connection()
+    close_old_connections()
     try:
         principal = authenticate(headers)
         body = decompress(raw, headers.get("content-encoding", ""), settings.VIGIL_INGEST_MAX_BODY_BYTES)
         return pipeline.ingest_request(principal, signal, media, body)
     finally:
-        pipeline.recycle_connection()
+        close_old_connections()
 
 
 async def _handle(scope: Scope, receive: Receive, signal: str, headers: dict[str, str]) -> tuple[int, str, bytes]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from apps.errors.writers import record_errors
 from apps.ingest import decode_json, decode_protobuf, group_commit, ratelimit
@@ -164,15 +164,6 @@ def _write(
         if before_commit is not None:
             before_commit()
     return Outcome(accepted=accepted, rejected=decoded.rejected, message=decoded.rejection_reason)
-
-
-def recycle_connection() -> None:
-    """Before and after each ingest request: close this thread's database connection if an error broke it or it
-    outlived CONN_MAX_AGE (Django's ``close_old_connections``), but skip the health check Django would then run
-    on its next use: a ``SELECT 1`` round trip and transaction before every write, for nothing here. A connection
-    that broke while idle fails the write itself, which answers 503 (retry later) and is closed right after."""
-    close_old_connections()
-    connection.health_check_done = True
 
 
 def tune_garbage_collector() -> None:
