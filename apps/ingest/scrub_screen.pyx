@@ -131,8 +131,22 @@ cdef inline bint _ends_a_param_value(Py_UCS4 char):
     return char == u"&" or char == u"#" or char == u";" or char == u"?" or char.isspace()
 
 
+cdef class SeenClean:
+    """The string objects found clean in one request, per key mode: a request repeats its attribute values as one
+    shared object each (apps/ingest/fast_traces.pyx), and finding one here by identity is cheaper than finding it
+    in ``CleanCache`` again, whose equal string from an earlier request is compared byte by byte (4-5 % of an
+    ingest process's CPU at saturation, bench/ingest.py's profile). Holds the objects, so none is freed and its
+    address reused while it is here; made per request, never kept."""
+
+    cdef list sets
+
+    def __cinit__(self, Py_ssize_t modes):
+        self.sets = [set() for _ in range(modes)]
+
+
 def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCache clean not None,
-                   Py_ssize_t min_len, frozenset kv_names=None, UrlMasks masks=None, dict replaced=None):
+                   Py_ssize_t min_len, frozenset kv_names=None, UrlMasks masks=None, dict replaced=None,
+                   SeenClean seen=None):
     """The keys of ``attrs`` whose value the scrubber must look at, or None when there are none.
 
     ``modes`` maps a key path (``prefix + key``) to its ``_KeyInfo.mode``, or to -1 for a key whose value is
@@ -142,8 +156,10 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCa
     then remembered clean). Given ``masks`` and ``replaced``, a URL whose credential parameters ``masks``
     replaces (``UrlMasks.masked``) into a string known clean needs no look either: ``replaced[key]`` is then
     that string, the scrubbed value. Everything else does: unknown keys, lists, maps, bytes and None included.
+    ``seen``: the request's strings found clean so far, looked up first and added to.
     """
     cdef list sets = clean.sets
+    cdef list seen_sets = seen.sets if seen is not None else None
     cdef Py_ssize_t position = 0
     cdef PyObject* key_ptr
     cdef PyObject* value_ptr
@@ -160,10 +176,18 @@ def needing_a_look(dict attrs not None, str prefix, dict modes not None, CleanCa
             if mode >= 0:
                 kind = type(value)
                 if kind is str:
-                    if len(<str>value) < min_len or value in <set>sets[mode]:
+                    if len(<str>value) < min_len:
+                        continue
+                    if seen_sets is not None and value in <set>seen_sets[mode]:
+                        continue
+                    if value in <set>sets[mode]:
+                        if seen_sets is not None:
+                            (<set>seen_sets[mode]).add(value)
                         continue
                     if kv_names is not None and _innocent(<str>value, kv_names):
                         clean.remember(mode, value)
+                        if seen_sets is not None:
+                            (<set>seen_sets[mode]).add(value)
                         continue
                     if masks is not None and replaced is not None and mode & _URL_MODES == _URL:
                         masked = masks._masked(<str>value)
@@ -303,20 +327,20 @@ cdef bint _text_needs_a_look(object text, set clean_text):
 
 
 cdef Py_ssize_t _span_look(Span span, dict modes, CleanCache clean, Py_ssize_t min_len, set clean_text,
-                           frozenset kv_names, UrlMasks masks) except -2:
+                           frozenset kv_names, UrlMasks masks, SeenClean seen) except -2:
     """-1 if the span needs the Python look; else how many attribute values it changed by itself (URLs whose
     credentials ``masks`` replaced into a string known clean)."""
     cdef dict replaced = {} if masks is not None else None
     cdef dict attributes = span.attributes
-    if needing_a_look(attributes, "", modes, clean, min_len, kv_names, masks, replaced) is not None:
+    if needing_a_look(attributes, "", modes, clean, min_len, kv_names, masks, replaced, seen) is not None:
         return -1
     if _text_needs_a_look(span.name, clean_text) or _text_needs_a_look(span.status_message, clean_text):
         return -1
     for event in span.events:
-        if needing_a_look(event.attributes, "", modes, clean, min_len, kv_names) is not None:
+        if needing_a_look(event.attributes, "", modes, clean, min_len, kv_names, None, None, seen) is not None:
             return -1
     for link in span.links:
-        if needing_a_look(link.attributes, "", modes, clean, min_len, kv_names) is not None:
+        if needing_a_look(link.attributes, "", modes, clean, min_len, kv_names, None, None, seen) is not None:
             return -1
     if not replaced:
         return 0
@@ -339,9 +363,10 @@ def scrub_spans(scrubber, list spans not None):
     cdef UrlMasks masks = scrubber._url_masks
     cdef Py_ssize_t changed = 0, found
     cdef Span span
+    cdef SeenClean seen = SeenClean(len(clean.sets))
     last_in = last_out = None
     for span in spans:
-        found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks)
+        found = _span_look(span, modes, clean, min_len, clean_text, kv_names, masks, seen)
         if found < 0:
             changed += scrubber._scrub_span_content(span)
         else:

@@ -18,6 +18,7 @@ from apps.ingest.scrub_screen import (
     CARD_SHAPE,
     IBAN_SHAPE,
     CleanCache,
+    SeenClean,
     innocent,
     names_a_credential,
     needing_a_look,
@@ -98,6 +99,24 @@ def test_needing_a_look_matches_the_clean_value_rule(
 ) -> None:
     clean: list[set[str]] = [{"GET", "/cart"}, {"ok"}, {"https://h/p?q=1"}]
     assert needing_a_look(attrs, "", modes, _cache(clean), min_len) == _model(attrs, modes, clean, min_len)
+
+
+@FUZZ
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d", "password"]), _VALUES, max_size=5), max_size=6),
+    st.dictionaries(st.sampled_from(["a", "b", "c", "password"]), st.integers(-1, 2), max_size=4),
+    st.integers(0, 6),
+)
+def test_the_strings_a_request_has_seen_clean_change_no_verdict(
+    request_maps: list[dict[str, object]], modes: dict[str, int], min_len: int
+) -> None:
+    """One request's maps share their string objects (as the decoder makes them); remembering which were found
+    clean, per mode, answers as the rule does for every map, also where a string seen clean under one key's mode
+    is not clean under another's."""
+    clean: list[set[str]] = [{"GET", "/cart"}, {"ok"}, {"https://h/p?q=1"}]
+    cache, seen = _cache(clean), SeenClean(len(clean))
+    for attrs in request_maps:
+        assert needing_a_look(attrs, "", modes, cache, min_len, seen=seen) == _model(attrs, modes, clean, min_len)
 
 
 def _cache(sets: list[set[str]]) -> CleanCache:
