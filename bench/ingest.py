@@ -246,6 +246,9 @@ class Wal:
             ).fetchone()
         return cls(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
+    def rows_per_commit(self, before: Wal, rows: int) -> float:
+        return max(rows, 1) / max(self.commits - before.commits, 1)
+
     def since(self, before: Wal, rows: int) -> str:
         rows = max(rows, 1)
         return (
@@ -253,7 +256,7 @@ class Wal:
             f"({(self.full_page_images - before.full_page_images) * 1000 / rows:.1f} full-page images per 1k rows, "
             f"WAL buffers full {(self.buffers_full - before.buffers_full) * 1000 / rows:.1f} times per 1k rows), "
             f"{self.checkpoints - before.checkpoints} checkpoint(s), "
-            f"{rows / max(self.commits - before.commits, 1):,.0f} rows per commit"
+            f"{self.rows_per_commit(before, rows):,.0f} rows per commit"
         )
 
 
@@ -503,6 +506,7 @@ class Row:
     foreign: float
     load: float
     wal: str
+    rows_per_commit: float
 
     @property
     def durable_rate(self) -> float:
@@ -544,6 +548,7 @@ class Bench:
         after = pids.snapshot()
         if server.poll() is not None:
             raise RuntimeError(f"the server died during step {label}; see {self.log.parent}")
+        wal_after = Wal.now(self.database_url)
         return Row(
             label,
             result,
@@ -551,7 +556,8 @@ class Bench:
             after.postgres - before.postgres,
             _foreign(before, after),
             os.getloadavg()[0],
-            Wal.now(self.database_url).since(wal, result["durable_spans"]),
+            wal_after.since(wal, result["durable_spans"]),
+            wal_after.rows_per_commit(wal, result["durable_spans"]),
         )
 
     def bare_copy(
@@ -815,7 +821,7 @@ class Bench:
             for compared in order:
                 time.sleep(2)
                 row = self.step(f"{'B' if compared else 'A'} {number}", None, self.args.seconds, compared=compared)
-                print(f"{_format_row(row)}  {row.wal.rpartition(', ')[2]}", flush=True)
+                print(f"{_format_row(row)}  {row.rows_per_commit:,.0f} rows per commit", flush=True)
                 measured[compared] = row
             a, b = measured[False], measured[True]
             rates.append(b.durable_rate / a.durable_rate)
