@@ -354,12 +354,14 @@ cdef class _ScopeColumns:
 
     cdef object scope, name, version, attributes
 
-    cdef inline void of(self, object scope):
+    cdef inline int of(self, object scope) except -1:
         if scope is not self.scope:
-            self.scope = scope
+            self.scope = None  # set last: a scope whose attributes failed to encode is never taken as read
             self.name = scope.name
             self.version = scope.version
             self.attributes = _encode(scope.attributes) if scope.attributes else None
+            self.scope = scope
+        return 0
 
 
 cdef int _row(CopyBuffer out, organization_id, project_id, Span span, start_us, fingerprint, service, tuple tenant,

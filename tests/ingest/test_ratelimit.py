@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 import pytest
 
 from apps.ingest import ratelimit
 
-_project_ids = itertools.count(900_001)
+# Project ids of this run only: the counts of a fixed second stay in Redis for a few seconds after a run
+_project_ids = itertools.count(random.randrange(10**12, 2 * 10**12, 10**6))
 
 
 @pytest.fixture
@@ -100,3 +102,17 @@ def test_no_limit_asks_nothing(settings: Any, round_trips: list[int]) -> None:
     settings.VIGIL_INGEST_RATE_LIMIT_PER_SECOND = 0
     assert _accepted(next(_project_ids), 10**9)
     assert round_trips[0] == 0
+
+
+def test_one_projects_reservation_never_serves_another(settings: Any, clock: list[float]) -> None:
+    """Reservations are per project: a project that used up its limit is refused while another, reserving in the
+    same process and second, is served from its own count."""
+    settings.VIGIL_INGEST_RATE_LIMIT_PER_SECOND = 16 * 10
+    first, second = next(_project_ids), next(_project_ids)
+    assert _accepted(first, 1)  # reserves a share of 10: 9 left, for the first project only
+    assert _accepted(first, 150)  # 160 counted for the first project, 9 of them still reserved
+    assert not _accepted(first, 10)
+    assert _accepted(second, 10)  # not refused by the first project's count...
+    assert _accepted(second, 150)
+    assert not _accepted(second, 1)  # ...nor served from its reservation
+    assert _accepted(first, 9)  # which the first project still has

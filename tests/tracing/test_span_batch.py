@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +140,17 @@ def test_series_of_one_tenant_and_minute_share_a_packed_row() -> None:
         else {histogram.bucket_index(5_000): 2},
         {histogram.bucket_index(9_000_000): 1},
     ]
+
+
+def test_a_scope_whose_attributes_cannot_be_encoded_fails_the_batch_and_is_not_remembered() -> None:
+    """Scope columns are read once per run of spans; an error encoding them fails the batch (as encoding a span's
+    own attributes does), every time, and leaves nothing behind for the next batch."""
+    from apps.otlp.types import Scope
+
+    bad = Scope("lib", "1.0", {"not json": object()})
+    span = _changed(make_span(RESOURCE_A, "GET /"), scope=bad)
+    for _ in range(2):
+        with pytest.raises(TypeError):
+            _batch([span])
+    good = _changed(make_span(RESOURCE_A, "GET /"), scope=Scope("lib", "1.0", {"k": "v"}))
+    assert len(_batch([good])) == 1
